@@ -1,0 +1,60 @@
+namespace EdgeRelay.Stun;
+
+/// <summary>
+/// Attribute types, RFC 8489 §18.3 and RFC 8656 §18. Types 0x0000-0x7FFF are comprehension-required,
+/// 0x8000-0xFFFF comprehension-optional (RFC 8489 §14).
+/// </summary>
+public enum StunAttributeType : ushort
+{
+    MappedAddress = 0x0001,
+    Username = 0x0006,
+    MessageIntegrity = 0x0008,
+    ErrorCode = 0x0009,
+    UnknownAttributes = 0x000A,
+    ChannelNumber = 0x000C,
+    Lifetime = 0x000D,
+    XorPeerAddress = 0x0012,
+    Data = 0x0013,
+    Realm = 0x0014,
+    Nonce = 0x0015,
+    XorRelayedAddress = 0x0016,
+    RequestedAddressFamily = 0x0017,
+    EvenPort = 0x0018,
+    RequestedTransport = 0x0019,
+    DontFragment = 0x001A,
+    MessageIntegritySha256 = 0x001C,
+    PasswordAlgorithm = 0x001D,
+    Userhash = 0x001E,
+    XorMappedAddress = 0x0020,
+    ReservationToken = 0x0022,
+
+    PasswordAlgorithms = 0x8002,
+    AlternateDomain = 0x8003,
+    Software = 0x8022,
+    AlternateServer = 0x8023,
+    Fingerprint = 0x8028,
+    AdditionalAddressFamily = 0x8000,
+    AddressErrorCode = 0x8001,
+    Icmp = 0x8004,
+}
+
+public static class StunAttributeTypes
+{
+    /// <summary>RFC 8489 §14: types below 0x8000 must be understood by the receiver.</summary>
+    public static bool IsComprehensionRequired(ushort type) => type < 0x8000;
+
+    /// <summary>The comprehension-required attributes this server understands (RFC 8489 §7.3.1).</summary>
+    public static bool IsKnownComprehensionRequired(ushort type) => (StunAttributeType)type switch
+    {
+        StunAttributeType.MappedAddress or StunAttributeType.Username or StunAttributeType.MessageIntegrity
+            or StunAttributeType.ErrorCode or StunAttributeType.UnknownAttributes or StunAttributeType.ChannelNumber
+            or StunAttributeType.Lifetime or StunAttributeType.XorPeerAddress or StunAttributeType.Data
+            or StunAttributeType.Realm or StunAttributeType.Nonce or StunAttributeType.XorRelayedAddress
+            or StunAttributeType.RequestedAddressFamily or StunAttributeType.EvenPort
+            or StunAttributeType.RequestedTransport or StunAttributeType.DontFragment
+            or StunAttributeType.MessageIntegritySha256 or StunAttributeType.PasswordAlgorithm
+            or StunAttributeType.Userhash or StunAttributeType.XorMappedAddress
+            or StunAttributeType.ReservationToken => true,
+        _ => false,
+    };
+}

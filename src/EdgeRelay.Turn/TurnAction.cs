@@ -1,0 +1,64 @@
+using EdgeRelay.Stun;
+using EdgeRelay.Turn.Allocations;
+
+namespace EdgeRelay.Turn;
+
+public enum TurnActionKind : byte
+{
+    /// <summary>Nothing to send: the input was answered by silence (RFC: "discard").</summary>
+    None,
+
+    /// <summary>Send bytes to the client: a response, a Data indication or ChannelData.</summary>
+    SendToClient,
+
+    /// <summary>Send bytes from the allocation's relayed address to a peer.</summary>
+    SendToPeer,
+}
+
+/// <summary>
+/// What the sans-I/O core asks the socket layer to do with one input. The bytes to send are
+/// <see cref="Offset"/> and <see cref="Length"/> within the buffer the caller handed in
+/// (<see cref="InResponseBuffer"/> says which of the two), so relaying copies nothing.
+/// </summary>
+public readonly struct TurnAction
+{
+    private TurnAction(TurnActionKind kind, bool inResponseBuffer, int offset, int length, TransportAddress destination,
+        Allocation? allocation, object? clientContext)
+    {
+        Kind = kind;
+        InResponseBuffer = inResponseBuffer;
+        Offset = offset;
+        Length = length;
+        Destination = destination;
+        Allocation = allocation;
+        ClientContext = clientContext;
+    }
+
+    public TurnActionKind Kind { get; }
+    public bool InResponseBuffer { get; }
+    public int Offset { get; }
+    public int Length { get; }
+
+    /// <summary>The client (for <see cref="TurnActionKind.SendToClient"/>) or the peer.</summary>
+    public TransportAddress Destination { get; }
+
+    /// <summary>The allocation whose relayed address sends, for <see cref="TurnActionKind.SendToPeer"/>.</summary>
+    public Allocation? Allocation { get; }
+
+    /// <summary>The socket layer's own handle for the client's connection or listener, passed through untouched.</summary>
+    public object? ClientContext { get; }
+
+    public static TurnAction None => default;
+
+    public static TurnAction Respond(int length, in TransportAddress client, object? clientContext) =>
+        new(TurnActionKind.SendToClient, inResponseBuffer: true, 0, length, client, null, clientContext);
+
+    public static TurnAction ToClient(int offset, int length, in TransportAddress client, object? clientContext) =>
+        new(TurnActionKind.SendToClient, inResponseBuffer: false, offset, length, client, null, clientContext);
+
+    public static TurnAction ToPeer(Allocation allocation, int offset, int length, in TransportAddress peer) =>
+        new(TurnActionKind.SendToPeer, inResponseBuffer: false, offset, length, peer, allocation, null);
+
+    public ReadOnlySpan<byte> GetBytes(ReadOnlySpan<byte> packet, ReadOnlySpan<byte> response) =>
+        (InResponseBuffer ? response : packet).Slice(Offset, Length);
+}

@@ -1,0 +1,35 @@
+using EdgeRelay.Turn.Auth;
+using EdgeRelay.Turn.Policy;
+
+namespace EdgeRelay.Turn;
+
+/// <summary>
+/// Running totals for whoever observes the relay (logs, the status page, /metrics). Written by the
+/// core under its caller's serialisation; read from anywhere (64-bit reads are atomic on 64-bit targets).
+/// </summary>
+public sealed class TurnCounters
+{
+    private readonly long[] _authFailures = new long[Enum.GetValues<AuthFailure>().Length];
+    private readonly long[] _peerRefusals = new long[Enum.GetValues<PeerDecision>().Length];
+
+    public long AllocationsCreated { get; internal set; }
+    public long AllocationsEnded { get; internal set; }
+    public long PermissionsCreated { get; internal set; }
+    public long ChannelsBound { get; internal set; }
+    public long PacketsToPeers { get; internal set; }
+    public long BytesToPeers { get; internal set; }
+    public long PacketsFromPeers { get; internal set; }
+    public long BytesFromPeers { get; internal set; }
+    public long QuotaRejections { get; internal set; }
+    public long CapacityRejections { get; internal set; }
+    public long MalformedPackets { get; internal set; }
+    public long DroppedNoPermission { get; internal set; }
+    public long DroppedNoAllocation { get; internal set; }
+    public long BindingRequests { get; internal set; }
+
+    public long GetAuthFailures(AuthFailure reason) => Volatile.Read(ref _authFailures[(int)reason]);
+    public long GetPeerRefusals(PeerDecision reason) => Volatile.Read(ref _peerRefusals[(int)reason]);
+
+    internal void CountAuthFailure(AuthFailure reason) => _authFailures[(int)reason]++;
+    internal void CountPeerRefusal(PeerDecision reason) => _peerRefusals[(int)reason]++;
+}

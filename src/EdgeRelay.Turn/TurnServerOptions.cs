@@ -1,0 +1,64 @@
+using System.Net;
+using EdgeRelay.Stun;
+using EdgeRelay.Turn.Policy;
+
+namespace EdgeRelay.Turn;
+
+/// <summary>Everything the core needs to know, already validated by whoever loaded the configuration.</summary>
+public sealed class TurnServerOptions
+{
+    public required string Realm { get; init; }
+
+    /// <summary>Where relay sockets bind (port ignored). Unspecified (0.0.0.0) binds every interface.</summary>
+    public required IPAddress RelayAddress { get; init; }
+
+    /// <summary>The address put into XOR-RELAYED-ADDRESS: the public one when the box sits behind a 1:1 NAT.</summary>
+    public required IPAddress AdvertisedRelayAddress { get; init; }
+
+    public int RelayPortMin { get; init; } = 49152;
+    public int RelayPortMax { get; init; } = 65535;
+
+    public IReadOnlyDictionary<string, string> Users { get; init; } = new Dictionary<string, string>();
+    public IReadOnlyList<string> SharedSecrets { get; init; } = [];
+
+    /// <summary>Relaying without credentials: off unless the operator says so explicitly.</summary>
+    public bool AllowAnonymous { get; init; }
+
+    /// <summary>TURN REST user names whose expiry lies further ahead than this are refused.</summary>
+    public TimeSpan RestMaxValidity { get; init; } = TimeSpan.FromHours(24);
+
+    /// <summary>RFC 8656 §5: the server should expire nonces at least once an hour.</summary>
+    public TimeSpan NonceLifetime { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>RFC 8656 §6.2: 600 s is the default lifetime; §7.2 recommends at most 3600 s.</summary>
+    public TimeSpan DefaultLifetime { get; init; } = TimeSpan.FromSeconds(600);
+    public TimeSpan MaxLifetime { get; init; } = TimeSpan.FromSeconds(3600);
+
+    /// <summary>RFC 8656 §9: 300 s, fixed.</summary>
+    public TimeSpan PermissionLifetime { get; init; } = TimeSpan.FromSeconds(300);
+
+    /// <summary>RFC 8656 §12: 600 s.</summary>
+    public TimeSpan ChannelLifetime { get; init; } = TimeSpan.FromSeconds(600);
+
+    /// <summary>RFC 8656 §12: after a binding expires, its number and peer stay unavailable for 5 minutes.</summary>
+    public TimeSpan ChannelCooldown { get; init; } = TimeSpan.FromSeconds(300);
+
+    /// <summary>RFC 8656 §7.2: a port reserved by EVEN-PORT with R=1 is held at least 30 s.</summary>
+    public TimeSpan ReservationLifetime { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>RFC 8489 §6.3.1: responses are remembered for 40 s to answer retransmissions alike.</summary>
+    public TimeSpan ResponseCacheLifetime { get; init; } = TimeSpan.FromSeconds(40);
+
+    public PeerAddressPolicy PeerPolicy { get; init; } = PeerAddressPolicy.Default;
+
+    /// <summary>Quotas, sized for a Raspberry Pi 4 (4 cores, 1 GbE): see the README.</summary>
+    public int MaxAllocations { get; init; } = 2000;
+    public int MaxAllocationsPerUser { get; init; } = 200;
+    public int MaxPermissionsPerAllocation { get; init; } = 64;
+    public int MaxChannelsPerAllocation { get; init; } = 64;
+    public int ResponseCacheCapacity { get; init; } = 8192;
+
+    /// <summary>The address family the relay serves; IPv6 relaying arrives with the transports issue.</summary>
+    public StunAddressFamily RelayFamily => AdvertisedRelayAddress.IsIPv4MappedToIPv6 || AdvertisedRelayAddress.GetAddressBytes().Length == 4
+        ? StunAddressFamily.IPv4 : StunAddressFamily.IPv6;
+}
