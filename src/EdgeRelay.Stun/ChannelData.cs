@@ -12,9 +12,13 @@ public static class ChannelData
 {
     public const int HeaderLength = 4;
 
-    /// <summary>RFC 8656 §12: channel numbers 0x4000 through 0x4FFF may be bound.</summary>
+    /// <summary>
+    /// RFC 8656 §12 lets clients bind 0x4000 through 0x4FFF; RFC 5766 §11 allowed up to 0x7FFF, and
+    /// clients of that RFC (coturn's own turnutils_uclient among them) still pick numbers above 0x4FFF.
+    /// Both ranges start with the bits 0b01, so accepting the old range costs nothing in demultiplexing.
+    /// </summary>
     public const ushort MinChannelNumber = 0x4000;
-    public const ushort MaxChannelNumber = 0x4FFF;
+    public const ushort MaxChannelNumber = 0x7FFF;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool IsValidChannelNumber(ushort channel) => channel is >= MinChannelNumber and <= MaxChannelNumber;

@@ -1,1 +1,3 @@
-class P { static void Main() {} }
+using EdgeRelay;
+
+return Cli.Execute(args, Console.Out, Console.Error);

@@ -1,4 +1,3 @@
-using System.Net;
 using EdgeRelay.Stun;
 
 namespace EdgeRelay.Net.Udp;
@@ -7,8 +6,8 @@ namespace EdgeRelay.Net.Udp;
 /// Whatever reaches a client: the UDP listener the client talks to (and later a TCP or TLS
 /// connection). The TURN core keeps it as an opaque context on the allocation.
 /// </summary>
-public interface IClientSender
+internal interface IClientSender
 {
-    /// <summary>Sends to the client; <paramref name="scratch"/> belongs to the calling loop and may be overwritten.</summary>
-    void SendToClient(ReadOnlySpan<byte> data, in TransportAddress client, SocketAddress scratch);
+    /// <summary>Sends to the client; <paramref name="scratch"/> belongs to the calling loop.</summary>
+    void SendToClient(ReadOnlySpan<byte> data, in TransportAddress client, ScratchAddresses scratch);
 }

@@ -1,0 +1,165 @@
+using System.Net;
+using System.Net.Sockets;
+using EdgeRelay.Net.Udp;
+using EdgeRelay.Stun;
+using EdgeRelay.Turn;
+using EdgeRelay.Turn.Allocations;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace EdgeRelay.Net;
+
+/// <summary>
+/// Runs the TURN core on real sockets: binds the listeners, opens relay sockets when the core asks,
+/// carries out its answers, and ticks its timers. Calls into the core are serialised by <see cref="Gate"/>;
+/// sending happens outside it, from buffers the calling loop owns.
+/// </summary>
+public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
+{
+    private readonly List<UdpListener> _listeners = [];
+    private readonly List<Task> _loops = [];
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly TimeProvider _time;
+    private long _sendFailures;
+
+    public RelayEngine(TurnServerOptions options, TimeProvider time, ILoggerFactory? loggerFactory = null)
+    {
+        loggerFactory ??= NullLoggerFactory.Instance;
+        _time = time;
+        Logger = loggerFactory.CreateLogger("EdgeRelay.Net");
+        Server = new TurnServer(options, time, this, loggerFactory.CreateLogger("EdgeRelay.Turn"));
+    }
+
+    public TurnServer Server { get; }
+    internal object Gate { get; } = new();
+    internal ILogger Logger { get; }
+
+    public IReadOnlyList<IPEndPoint> LocalEndPoints => _listeners.Select(l => l.LocalEndPoint).ToList();
+    public long SendFailures => Interlocked.Read(ref _sendFailures);
+
+    /// <summary>
+    /// Binds every UDP listener, or none: the first that fails throws <see cref="ListenerBindException"/>
+    /// naming its endpoint, after closing the ones already bound. Then starts the loops.
+    /// </summary>
+    public void Start(IEnumerable<IPEndPoint> udpListeners)
+    {
+        CheckRelayAddress(Server.Options.RelayAddress);
+        try
+        {
+            foreach (IPEndPoint endpoint in udpListeners)
+            {
+                _listeners.Add(new UdpListener(endpoint, this));
+            }
+        }
+        catch
+        {
+            foreach (UdpListener listener in _listeners)
+            {
+                listener.Dispose();
+            }
+            _listeners.Clear();
+            throw;
+        }
+        foreach (UdpListener listener in _listeners)
+        {
+            NetLog.Listening(Logger, "udp", listener.LocalEndPoint.ToString());
+            _loops.Add(Task.Run(() => listener.RunAsync(_stopping.Token)));
+        }
+        _loops.Add(Task.Run(TickAsync));
+    }
+
+    /// <summary>A relay address that is not on this host would make every Allocate fail: say so at start.</summary>
+    private static void CheckRelayAddress(IPAddress address)
+    {
+        using var probe = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            probe.Bind(new IPEndPoint(address, 0));
+        }
+        catch (SocketException e)
+        {
+            throw new ListenerBindException($"relay.address {address} cannot be bound on this host: {e.Message}", e);
+        }
+    }
+
+    private async Task TickAsync()
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
+            {
+                lock (Gate)
+                {
+                    Server.Tick();
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    bool IRelayBinder.TryBind(in TransportAddress address, bool dontFragment, out IRelayEndpoint? endpoint)
+    {
+        endpoint = UdpRelayEndpoint.TryBind(address, dontFragment, this);
+        return endpoint is not null;
+    }
+
+    /// <summary>Carries out what the core asked for. Errors of a single send are counted, never thrown.</summary>
+    internal void Execute(in TurnAction action, byte[] packet, ReadOnlySpan<byte> response, ScratchAddresses scratch)
+    {
+        if (action.Kind == TurnActionKind.None)
+        {
+            return;
+        }
+        ReadOnlySpan<byte> bytes = action.GetBytes(packet, response);
+        try
+        {
+            if (action.Kind == TurnActionKind.SendToClient)
+            {
+                ((IClientSender)action.ClientContext!).SendToClient(bytes, action.Destination, scratch);
+            }
+            else
+            {
+                ((UdpRelayEndpoint)action.Allocation!.Relay).SendToPeer(bytes, action.Destination, scratch);
+            }
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // The peer's port was closed (ICMP), or the allocation ended meanwhile: UDP is best effort.
+            Interlocked.Increment(ref _sendFailures);
+            if (Logger.IsEnabled(LogLevel.Debug))
+            {
+                NetLog.SendFailed(Logger, action.Destination.ToString(), e.Message);
+            }
+        }
+    }
+
+    /// <summary>Stops receiving, ends every allocation (each is logged) and closes every socket.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+        _stopping.Cancel();
+        foreach (UdpListener listener in _listeners)
+        {
+            listener.Dispose();
+        }
+        lock (Gate)
+        {
+            Server.DeleteAllAllocations("relay stopping");
+        }
+        try
+        {
+            await Task.WhenAll(_loops).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            NetLog.LoopFailed(Logger, e);
+        }
+        _stopping.Dispose();
+    }
+}

@@ -1,0 +1,13 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace EdgeRelay.Net.Udp;
+
+/// <summary>One loop's reusable sockaddr buffers, one per family, so that sending allocates nothing.</summary>
+internal sealed class ScratchAddresses
+{
+    public SocketAddress IPv4 { get; } = SocketAddressExtensions.CreateFor(AddressFamily.InterNetwork);
+    public SocketAddress IPv6 { get; } = SocketAddressExtensions.CreateFor(AddressFamily.InterNetworkV6);
+
+    public SocketAddress For(Socket socket) => socket.AddressFamily == AddressFamily.InterNetwork ? IPv4 : IPv6;
+}

@@ -1,0 +1,88 @@
+using System.Net;
+using System.Net.Sockets;
+using EdgeRelay.Stun;
+using EdgeRelay.Turn;
+using Microsoft.Extensions.Logging;
+
+namespace EdgeRelay.Net.Udp;
+
+/// <summary>
+/// A STUN/TURN listener on UDP: receives each datagram into its own buffer, hands it to the core, and
+/// carries out the answer. It is also how relayed data reaches the clients that talk to it.
+/// </summary>
+internal sealed class UdpListener : IClientSender, IDisposable
+{
+    private const int MaxDatagram = 65535;
+
+    private readonly Socket _socket;
+    private readonly RelayEngine _engine;
+    private readonly TransportAddress _localAddress;
+
+    public UdpListener(IPEndPoint endpoint, RelayEngine engine)
+    {
+        _engine = engine;
+        _socket = new Socket(endpoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            if (endpoint.AddressFamily == AddressFamily.InterNetworkV6)
+            {
+                // [::] means IPv6 only: 0.0.0.0 is a listener of its own.
+                _socket.DualMode = false;
+            }
+            _socket.Bind(endpoint);
+        }
+        catch (SocketException e)
+        {
+            _socket.Dispose();
+            throw new ListenerBindException(e.SocketErrorCode == SocketError.AddressAlreadyInUse
+                ? $"cannot listen on udp {endpoint}: port {endpoint.Port} is already in use"
+                : $"cannot listen on udp {endpoint}: {e.Message}", e);
+        }
+        LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
+        _localAddress = TransportAddress.FromIPEndPoint(LocalEndPoint);
+    }
+
+    public IPEndPoint LocalEndPoint { get; }
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        byte[] buffer = GC.AllocateUninitializedArray<byte>(MaxDatagram, pinned: true);
+        byte[] response = GC.AllocateUninitializedArray<byte>(TurnServer.MinResponseBufferLength, pinned: true);
+        var remote = SocketAddressExtensions.CreateFor(_socket.AddressFamily);
+        var scratch = new ScratchAddresses();
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            int received;
+            try
+            {
+                received = await _socket.ReceiveFromAsync(buffer, SocketFlags.None, remote, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException e)
+            {
+                // An ICMP error for an earlier send, reported on the next receive: not the listener's end.
+                NetLog.ReceiveFailed(_engine.Logger, LocalEndPoint.ToString(), e.SocketErrorCode.ToString());
+                continue;
+            }
+            var fiveTuple = new FiveTuple(remote.ToTransportAddress(), _localAddress, TransportProtocol.Udp);
+            TurnAction action;
+            lock (_engine.Gate)
+            {
+                action = _engine.Server.HandleClientPacket(fiveTuple, this, buffer.AsSpan(0, received), response);
+            }
+            _engine.Execute(action, buffer, response, scratch);
+        }
+    }
+
+    public void SendToClient(ReadOnlySpan<byte> data, in TransportAddress client, ScratchAddresses scratch)
+    {
+        SocketAddress address = scratch.For(_socket);
+        address.SetTransportAddress(client);
+        _socket.SendTo(data, SocketFlags.None, address);
+    }
+
+    public void Dispose() => _socket.Dispose();
+}

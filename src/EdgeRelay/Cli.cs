@@ -1,0 +1,56 @@
+namespace EdgeRelay;
+
+/// <summary>The command line: <c>edgerelay run [--config FILE]</c>, <c>edgerelay --version</c>, <c>edgerelay --help</c>.</summary>
+internal static class Cli
+{
+    private const string Usage = """
+        Usage:
+          edgerelay run [--config FILE]   run the relay (no FILE: the development default on udp/3478)
+          edgerelay --version             print the version
+          edgerelay --help                print this help
+
+        The configuration file is JSON; every key is described in the README.
+        """;
+
+    public static int Execute(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
+        {
+            (args.Length == 0 ? stderr : stdout).WriteLine(Usage);
+            return args.Length == 0 ? ExitCodes.Usage : ExitCodes.Success;
+        }
+        if (args[0] is "--version" or "version")
+        {
+            stdout.WriteLine($"edgerelay {ThisAssembly.Version}");
+            return ExitCodes.Success;
+        }
+        if (args[0] == "run")
+        {
+            string? config = null;
+            for (int i = 1; i < args.Length; i++)
+            {
+                if (args[i] is "--config" or "-c" && i + 1 < args.Length)
+                {
+                    config = args[++i];
+                }
+                else if (args[i].StartsWith("--config=", StringComparison.Ordinal))
+                {
+                    config = args[i]["--config=".Length..];
+                }
+                else if (args[i] is "--help" or "-h")
+                {
+                    stdout.WriteLine(Usage);
+                    return ExitCodes.Success;
+                }
+                else
+                {
+                    stderr.WriteLine($"edgerelay run: unexpected argument \"{args[i]}\"\n\n{Usage}");
+                    return ExitCodes.Usage;
+                }
+            }
+            return RunCommand.Run(config, stdout, stderr);
+        }
+        stderr.WriteLine($"edgerelay: unknown command \"{args[0]}\"\n\n{Usage}");
+        return ExitCodes.Usage;
+    }
+}

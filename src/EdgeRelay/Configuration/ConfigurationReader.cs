@@ -1,0 +1,316 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+
+namespace EdgeRelay.Configuration;
+
+/// <summary>
+/// Reads the JSON configuration (DESIGN.md) into a <see cref="RelayConfiguration"/>. Every rule of the
+/// file lives here; a broken file is reported with the key, the value and what was expected, and
+/// nothing is bound before it passes.
+/// </summary>
+public static class ConfigurationReader
+{
+    private const string EndpointExample = "IP:PORT, e.g. \"0.0.0.0:3478\" or \"[::]:3478\"";
+
+    /// <summary>Passwords and secrets shorter than this are refused: a guessable one makes an open relay.</summary>
+    public const int MinSecretLength = 8;
+
+    public static RelayConfiguration ReadFile(string path)
+    {
+        string json;
+        try
+        {
+            json = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigurationException($"cannot read {path}: {e.Message}");
+        }
+        return Parse(json);
+    }
+
+    public static RelayConfiguration Parse(string json)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        }
+        catch (JsonException e)
+        {
+            throw new ConfigurationException($"not valid JSON: {e.Message}");
+        }
+        using (document)
+        {
+            return Read(document.RootElement);
+        }
+    }
+
+    private static RelayConfiguration Read(JsonElement root)
+    {
+        var top = new JsonSection(root, "", "realm", "listeners", "relay", "auth", "peers", "status", "limits", "stateDirectory", "logLevel");
+
+        string realm = top.GetString("realm") ?? "edgerelay.local";
+        // RFC 8489 §14.9: REALM is fewer than 128 characters.
+        if (realm.Length == 0 || realm.Length >= 128 || realm.Any(char.IsControl))
+        {
+            throw top.Invalid("realm", realm, "a non-empty name of fewer than 128 characters, such as a domain name");
+        }
+
+        IReadOnlyList<ListenerConfiguration> listeners = ReadListeners(top);
+        RelaySection relay = top.TryGet("relay", out JsonElement relayElement) ? ReadRelay(relayElement) : new RelaySection();
+        AuthSection auth = top.TryGet("auth", out JsonElement authElement) ? ReadAuth(authElement) : new AuthSection();
+        PeersSection peers = top.TryGet("peers", out JsonElement peersElement) ? ReadPeers(peersElement) : new PeersSection();
+        StatusSection? status = top.TryGet("status", out JsonElement statusElement) ? ReadStatus(statusElement) : null;
+        LimitsSection limits = top.TryGet("limits", out JsonElement limitsElement) ? ReadLimits(limitsElement) : new LimitsSection();
+
+        string stateDirectory = top.GetString("stateDirectory") ?? "/var/lib/edgerelay";
+        if (!Path.IsPathFullyQualified(stateDirectory))
+        {
+            throw top.Invalid("stateDirectory", stateDirectory, "an absolute path");
+        }
+
+        string logLevelText = top.GetString("logLevel") ?? "information";
+        LogLevel logLevel = logLevelText.ToLowerInvariant() switch
+        {
+            "trace" => LogLevel.Trace,
+            "debug" => LogLevel.Debug,
+            "information" or "info" => LogLevel.Information,
+            "warning" => LogLevel.Warning,
+            "error" => LogLevel.Error,
+            _ => throw top.Invalid("logLevel", logLevelText, "one of trace, debug, information, warning, error"),
+        };
+
+        return new RelayConfiguration
+        {
+            Realm = realm,
+            Listeners = listeners,
+            Relay = relay,
+            Auth = auth,
+            Peers = peers,
+            Status = status,
+            Limits = limits,
+            StateDirectory = stateDirectory,
+            LogLevel = logLevel,
+        };
+    }
+
+    private static IReadOnlyList<ListenerConfiguration> ReadListeners(JsonSection top)
+    {
+        if (top.GetArray("listeners") is not JsonElement array || array.GetArrayLength() == 0)
+        {
+            throw new ConfigurationException("listeners: missing: expected at least one listener, e.g. [{ \"transport\": \"udp\", \"endpoint\": \"0.0.0.0:3478\" }]");
+        }
+        var listeners = new List<ListenerConfiguration>();
+        int index = 0;
+        foreach (JsonElement element in array.EnumerateArray())
+        {
+            var section = new JsonSection(element, $"listeners[{index}]", "transport", "endpoint", "certificate", "privateKey");
+            string transportText = section.GetString("transport")
+                ?? throw new ConfigurationException($"{section.PathOf("transport")}: missing: expected \"udp\", \"tcp\" or \"tls\"");
+            ListenerTransport transport = transportText switch
+            {
+                "udp" => ListenerTransport.Udp,
+                "tcp" => ListenerTransport.Tcp,
+                "tls" => ListenerTransport.Tls,
+                _ => throw section.Invalid("transport", transportText, "\"udp\", \"tcp\" or \"tls\""),
+            };
+            IPEndPoint endpoint = ReadEndpoint(section, "endpoint", required: true)!;
+            string? certificate = section.GetString("certificate");
+            string? privateKey = section.GetString("privateKey");
+            if (transport == ListenerTransport.Tls && (certificate is null || privateKey is null))
+            {
+                throw new ConfigurationException($"{section.Path}: a tls listener needs \"certificate\" and \"privateKey\" (PEM file paths)");
+            }
+            if (transport != ListenerTransport.Tls && (certificate is not null || privateKey is not null))
+            {
+                throw new ConfigurationException($"{section.Path}: \"certificate\" and \"privateKey\" belong to tls listeners only");
+            }
+            if (listeners.Any(l => l.Transport == transport && l.Endpoint.Equals(endpoint)))
+            {
+                throw new ConfigurationException($"{section.PathOf("endpoint")}: \"{endpoint}\" is listed twice for {transportText}");
+            }
+            listeners.Add(new ListenerConfiguration(transport, endpoint, certificate, privateKey));
+            index++;
+        }
+        return listeners;
+    }
+
+    private static RelaySection ReadRelay(JsonElement element)
+    {
+        var section = new JsonSection(element, "relay", "address", "externalAddress", "portRange");
+        var relay = new RelaySection();
+        if (section.GetString("address") is string address)
+        {
+            relay = relay with { Address = ParseAddress(section, "address", address) };
+        }
+        if (section.GetString("externalAddress") is string external)
+        {
+            IPAddress externalAddress = ParseAddress(section, "externalAddress", external);
+            if (externalAddress.Equals(IPAddress.Any) || externalAddress.Equals(IPAddress.IPv6Any))
+            {
+                throw section.Invalid("externalAddress", external, "the address clients reach this relay at, not 0.0.0.0");
+            }
+            relay = relay with { ExternalAddress = externalAddress };
+        }
+        if (section.GetString("portRange") is string range)
+        {
+            string[] parts = range.Split('-');
+            if (parts.Length != 2
+                || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int min)
+                || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int max)
+                || min < 1024 || max > 65535 || min > max)
+            {
+                throw section.Invalid("portRange", range, "\"FIRST-LAST\" with 1024 <= FIRST <= LAST <= 65535, e.g. \"49152-65535\"");
+            }
+            relay = relay with { PortMin = min, PortMax = max };
+        }
+        bool relayV4 = relay.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork;
+        if (relay.ExternalAddress is not null && (relay.ExternalAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork) != relayV4)
+        {
+            throw section.Invalid("externalAddress", relay.ExternalAddress.ToString(), $"an address of the same family as relay.address ({relay.Address})");
+        }
+        return relay;
+    }
+
+    private static AuthSection ReadAuth(JsonElement element)
+    {
+        var section = new JsonSection(element, "auth", "users", "sharedSecrets", "allowAnonymous", "restMaxValiditySeconds", "nonceLifetimeSeconds");
+        var users = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (section.TryGet("users", out JsonElement usersElement))
+        {
+            if (usersElement.ValueKind != JsonValueKind.Object)
+            {
+                throw section.Invalid("users", usersElement, "an object mapping user names to passwords");
+            }
+            foreach (JsonProperty user in usersElement.EnumerateObject())
+            {
+                string path = $"auth.users.{user.Name}";
+                // RFC 8489 §14.3: USERNAME is fewer than 509 bytes. A colon would read as a TURN REST name.
+                if (user.Name.Length == 0 || Encoding.UTF8.GetByteCount(user.Name) >= 509 || user.Name.Any(char.IsControl))
+                {
+                    throw new ConfigurationException($"{path}: the user name is not valid: expected 1 to 508 bytes of UTF-8 without control characters");
+                }
+                if (user.Value.ValueKind != JsonValueKind.String || user.Value.GetString()!.Length < MinSecretLength)
+                {
+                    // The value is a password: it is never repeated in a message.
+                    throw new ConfigurationException($"{path}: the password is not valid: expected a string of at least {MinSecretLength} characters");
+                }
+                users[user.Name] = user.Value.GetString()!;
+            }
+        }
+        IReadOnlyList<string> secrets = section.GetStringArray("sharedSecrets");
+        for (int i = 0; i < secrets.Count; i++)
+        {
+            if (secrets[i].Length < MinSecretLength)
+            {
+                throw new ConfigurationException($"auth.sharedSecrets[{i}]: the secret is not valid: expected a string of at least {MinSecretLength} characters");
+            }
+        }
+        return new AuthSection
+        {
+            Users = users,
+            SharedSecrets = secrets,
+            AllowAnonymous = section.GetBoolean("allowAnonymous") ?? false,
+            RestMaxValiditySeconds = section.GetInt32("restMaxValiditySeconds", 60, 30 * 86400) ?? 86400,
+            NonceLifetimeSeconds = section.GetInt32("nonceLifetimeSeconds", 30, 3600) ?? 600,
+        };
+    }
+
+    private static PeersSection ReadPeers(JsonElement element)
+    {
+        var section = new JsonSection(element, "peers", "allowLoopback", "allow", "deny");
+        return new PeersSection
+        {
+            AllowLoopback = section.GetBoolean("allowLoopback") ?? false,
+            Allow = ReadNetworks(section, "allow"),
+            Deny = ReadNetworks(section, "deny"),
+        };
+    }
+
+    private static IReadOnlyList<IPNetwork> ReadNetworks(JsonSection section, string key)
+    {
+        IReadOnlyList<string> items = section.GetStringArray(key);
+        var networks = new List<IPNetwork>();
+        for (int i = 0; i < items.Count; i++)
+        {
+            if (!IPNetwork.TryParse(items[i], out IPNetwork network))
+            {
+                throw new ConfigurationException($"{section.PathOf(key)}[{i}]: \"{items[i]}\" is not valid: expected a CIDR such as \"10.20.0.0/16\" or \"2001:db8::/32\" (no host bits set)");
+            }
+            networks.Add(network);
+        }
+        return networks;
+    }
+
+    private static StatusSection ReadStatus(JsonElement element)
+    {
+        var section = new JsonSection(element, "status", "endpoint");
+        return new StatusSection(ReadEndpoint(section, "endpoint", required: true)!);
+    }
+
+    private static LimitsSection ReadLimits(JsonElement element)
+    {
+        var section = new JsonSection(element, "limits", "maxAllocations", "maxAllocationsPerUser", "maxPermissionsPerAllocation",
+            "maxChannelsPerAllocation", "maxLifetimeSeconds");
+        var defaults = new LimitsSection();
+        return new LimitsSection
+        {
+            MaxAllocations = section.GetInt32("maxAllocations", 1, 1_000_000) ?? defaults.MaxAllocations,
+            MaxAllocationsPerUser = section.GetInt32("maxAllocationsPerUser", 1, 1_000_000) ?? defaults.MaxAllocationsPerUser,
+            MaxPermissionsPerAllocation = section.GetInt32("maxPermissionsPerAllocation", 1, 10_000) ?? defaults.MaxPermissionsPerAllocation,
+            MaxChannelsPerAllocation = section.GetInt32("maxChannelsPerAllocation", 1, 4096) ?? defaults.MaxChannelsPerAllocation,
+            // RFC 8656 §7.2: at least the default 600 s; at most an hour is recommended.
+            MaxLifetimeSeconds = section.GetInt32("maxLifetimeSeconds", 600, 86400) ?? defaults.MaxLifetimeSeconds,
+        };
+    }
+
+    private static IPEndPoint? ReadEndpoint(JsonSection section, string key, bool required)
+    {
+        string? text = section.GetString(key);
+        if (text is null)
+        {
+            return required ? throw new ConfigurationException($"{section.PathOf(key)}: missing: expected {EndpointExample}") : null;
+        }
+        // IPEndPoint.TryParse accepts a bare address (port 0) and "::1:3478"-style ambiguity: insist on the form.
+        bool bracketed = text.StartsWith('[');
+        int colon = text.LastIndexOf(':');
+        if (colon <= 0 || (!bracketed && text.IndexOf(':') != colon) || (bracketed && text[colon - 1] != ']')
+            || !IsStrictAddress(bracketed ? text[1..(colon - 1)] : text[..colon])
+            || !IPEndPoint.TryParse(text, out IPEndPoint? endpoint) || endpoint.Port == 0)
+        {
+            throw section.Invalid(key, text, EndpointExample + " with a port from 1 to 65535");
+        }
+        return endpoint;
+    }
+
+    /// <summary>
+    /// IPAddress.TryParse also takes "10.1" and "167772161" (inet_aton forms) and scoped "fe80::1%eth0":
+    /// a configuration means four dotted numbers or a plain IPv6 address.
+    /// </summary>
+    private static bool IsStrictAddress(string text)
+    {
+        if (text.Contains('/') || text.Contains('%'))
+        {
+            return false;
+        }
+        if (text.Contains(':'))
+        {
+            return IPAddress.TryParse(text, out _);
+        }
+        string[] parts = text.Split('.');
+        return parts.Length == 4 && parts.All(p => p.Length is > 0 and <= 3 && p.All(char.IsAsciiDigit) && int.Parse(p, CultureInfo.InvariantCulture) <= 255);
+    }
+
+    private static IPAddress ParseAddress(JsonSection section, string key, string text)
+    {
+        if (!IsStrictAddress(text) || !IPAddress.TryParse(text, out IPAddress? address))
+        {
+            throw section.Invalid(key, text, "an IPv4 or IPv6 address such as \"203.0.113.7\"");
+        }
+        return address;
+    }
+}

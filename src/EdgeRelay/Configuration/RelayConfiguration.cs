@@ -1,0 +1,63 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace EdgeRelay.Configuration;
+
+/// <summary>The configuration file of DESIGN.md, parsed and validated. Every key is documented in the README.</summary>
+public sealed record RelayConfiguration
+{
+    public string Realm { get; init; } = "edgerelay.local";
+    public IReadOnlyList<ListenerConfiguration> Listeners { get; init; } = [];
+    public RelaySection Relay { get; init; } = new();
+    public AuthSection Auth { get; init; } = new();
+    public PeersSection Peers { get; init; } = new();
+    public StatusSection? Status { get; init; }
+    public LimitsSection Limits { get; init; } = new();
+    public string StateDirectory { get; init; } = "/var/lib/edgerelay";
+    public LogLevel LogLevel { get; init; } = LogLevel.Information;
+}
+
+public enum ListenerTransport
+{
+    Udp,
+    Tcp,
+    Tls,
+}
+
+public sealed record ListenerConfiguration(ListenerTransport Transport, IPEndPoint Endpoint, string? Certificate, string? PrivateKey);
+
+public sealed record RelaySection
+{
+    public IPAddress Address { get; init; } = IPAddress.Any;
+    public IPAddress? ExternalAddress { get; init; }
+    public int PortMin { get; init; } = 49152;
+    public int PortMax { get; init; } = 65535;
+}
+
+public sealed record AuthSection
+{
+    public IReadOnlyDictionary<string, string> Users { get; init; } = new Dictionary<string, string>();
+    public IReadOnlyList<string> SharedSecrets { get; init; } = [];
+    public bool AllowAnonymous { get; init; }
+    public int RestMaxValiditySeconds { get; init; } = 86400;
+    public int NonceLifetimeSeconds { get; init; } = 600;
+}
+
+public sealed record PeersSection
+{
+    public bool AllowLoopback { get; init; }
+    public IReadOnlyList<IPNetwork> Allow { get; init; } = [];
+    public IReadOnlyList<IPNetwork> Deny { get; init; } = [];
+}
+
+public sealed record StatusSection(IPEndPoint Endpoint);
+
+/// <summary>Defaults sized for a Raspberry Pi 4 (4 cores, 1 GbE, 2-8 GiB): see the README.</summary>
+public sealed record LimitsSection
+{
+    public int MaxAllocations { get; init; } = 2000;
+    public int MaxAllocationsPerUser { get; init; } = 200;
+    public int MaxPermissionsPerAllocation { get; init; } = 64;
+    public int MaxChannelsPerAllocation { get; init; } = 64;
+    public int MaxLifetimeSeconds { get; init; } = 3600;
+}

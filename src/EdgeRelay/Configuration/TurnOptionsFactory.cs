@@ -1,0 +1,91 @@
+using System.Net;
+using System.Net.NetworkInformation;
+using System.Net.Sockets;
+using EdgeRelay.Turn;
+using EdgeRelay.Turn.Policy;
+
+namespace EdgeRelay.Configuration;
+
+/// <summary>Turns a validated configuration into the core's options, adding what only this host knows.</summary>
+public static class TurnOptionsFactory
+{
+    public static TurnServerOptions Create(RelayConfiguration configuration, IReadOnlyCollection<IPAddress> localAddresses)
+    {
+        IPAddress advertised = configuration.Relay.ExternalAddress ?? ChooseAdvertisedAddress(configuration.Relay.Address, localAddresses);
+
+        var servicePorts = configuration.Listeners.Select(l => l.Endpoint.Port).ToList();
+        if (configuration.Status is not null)
+        {
+            servicePorts.Add(configuration.Status.Endpoint.Port);
+        }
+        var ownAddresses = new List<IPAddress>(localAddresses);
+        ownAddresses.AddRange(configuration.Listeners.Select(l => l.Endpoint.Address));
+        ownAddresses.Add(advertised);
+        var ownRelayAddresses = new List<IPAddress> { advertised };
+        if (!IsUnspecified(configuration.Relay.Address))
+        {
+            ownRelayAddresses.Add(configuration.Relay.Address);
+        }
+
+        return new TurnServerOptions
+        {
+            Realm = configuration.Realm,
+            RelayAddress = configuration.Relay.Address,
+            AdvertisedRelayAddress = advertised,
+            RelayPortMin = configuration.Relay.PortMin,
+            RelayPortMax = configuration.Relay.PortMax,
+            Users = configuration.Auth.Users,
+            SharedSecrets = configuration.Auth.SharedSecrets,
+            AllowAnonymous = configuration.Auth.AllowAnonymous,
+            RestMaxValidity = TimeSpan.FromSeconds(configuration.Auth.RestMaxValiditySeconds),
+            NonceLifetime = TimeSpan.FromSeconds(configuration.Auth.NonceLifetimeSeconds),
+            MaxLifetime = TimeSpan.FromSeconds(configuration.Limits.MaxLifetimeSeconds),
+            MaxAllocations = configuration.Limits.MaxAllocations,
+            MaxAllocationsPerUser = configuration.Limits.MaxAllocationsPerUser,
+            MaxPermissionsPerAllocation = configuration.Limits.MaxPermissionsPerAllocation,
+            MaxChannelsPerAllocation = configuration.Limits.MaxChannelsPerAllocation,
+            PeerPolicy = new PeerAddressPolicy(
+                allowLoopback: configuration.Peers.AllowLoopback,
+                allow: configuration.Peers.Allow,
+                deny: configuration.Peers.Deny,
+                ownAddresses: ownAddresses,
+                ownServicePorts: servicePorts,
+                ownRelayAddresses: ownRelayAddresses,
+                relayPortMin: configuration.Relay.PortMin,
+                relayPortMax: configuration.Relay.PortMax),
+        };
+    }
+
+    /// <summary>
+    /// With relay.address unspecified and no externalAddress, the relayed address advertised is this
+    /// host's first address of the relay's family that is up and not loopback (loopback if none).
+    /// </summary>
+    public static IPAddress ChooseAdvertisedAddress(IPAddress relayAddress, IReadOnlyCollection<IPAddress> localAddresses)
+    {
+        if (!IsUnspecified(relayAddress))
+        {
+            return relayAddress;
+        }
+        AddressFamily family = relayAddress.AddressFamily;
+        return localAddresses.FirstOrDefault(a => a.AddressFamily == family && !IPAddress.IsLoopback(a) && !a.IsIPv6LinkLocal)
+               ?? (family == AddressFamily.InterNetwork ? IPAddress.Loopback : IPAddress.IPv6Loopback);
+    }
+
+    /// <summary>The unicast addresses of the interfaces that are up, in the order the kernel lists them.</summary>
+    public static IReadOnlyCollection<IPAddress> GetLocalAddresses()
+    {
+        try
+        {
+            return NetworkInterface.GetAllNetworkInterfaces()
+                .Where(i => i.OperationalStatus is OperationalStatus.Up or OperationalStatus.Unknown)
+                .SelectMany(i => i.GetIPProperties().UnicastAddresses.Select(u => u.Address))
+                .ToList();
+        }
+        catch (NetworkInformationException)
+        {
+            return [IPAddress.Loopback];
+        }
+    }
+
+    private static bool IsUnspecified(IPAddress address) => address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any);
+}

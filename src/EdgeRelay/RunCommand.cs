@@ -1,0 +1,124 @@
+using System.Net;
+using EdgeRelay.Configuration;
+using EdgeRelay.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace EdgeRelay;
+
+/// <summary><c>edgerelay run [--config FILE]</c>: load and check the configuration, bind, relay until stopped.</summary>
+internal static class RunCommand
+{
+    public static int Run(string? configPath, TextWriter stdout, TextWriter stderr)
+    {
+        RelayConfiguration configuration;
+        string? developmentPassword = null;
+        try
+        {
+            configuration = configPath is null
+                ? DevelopmentDefaults.Create(out developmentPassword)
+                : ConfigurationReader.ReadFile(configPath);
+            CheckSupported(configuration);
+        }
+        catch (ConfigurationException e)
+        {
+            stderr.WriteLine($"edgerelay: configuration error{(configPath is null ? "" : $" in {configPath}")}: {e.Message}");
+            return ExitCodes.Configuration;
+        }
+
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
+        builder.Logging.SetMinimumLevel(configuration.LogLevel);
+        builder.Logging.AddSimpleConsole(options =>
+        {
+            options.SingleLine = true;
+            options.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+            options.UseUtcTimestamp = true;
+        });
+        builder.Services.Configure<ConsoleLifetimeOptions>(options => options.SuppressStatusMessages = true);
+
+        IReadOnlyCollection<IPAddress> localAddresses = TurnOptionsFactory.GetLocalAddresses();
+        var turnOptions = TurnOptionsFactory.Create(configuration, localAddresses);
+        var engineHolder = new EngineHolder();
+        builder.Services.AddSingleton(sp => engineHolder.Engine!);
+        builder.Services.AddHostedService<RelayService>();
+        using IHost host = builder.Build();
+
+        ILoggerFactory loggerFactory = host.Services.GetRequiredService<ILoggerFactory>();
+        ILogger logger = loggerFactory.CreateLogger("EdgeRelay");
+        var engine = new RelayEngine(turnOptions, TimeProvider.System, loggerFactory);
+        try
+        {
+            engine.Start(configuration.Listeners.Where(l => l.Transport == ListenerTransport.Udp).Select(l => l.Endpoint));
+        }
+        catch (ListenerBindException e)
+        {
+            stderr.WriteLine($"edgerelay: {e.Message}");
+            return ExitCodes.Bind;
+        }
+        engineHolder.Engine = engine;
+
+        if (configuration.Relay.ExternalAddress is null && turnOptions.AdvertisedRelayAddress.Equals(configuration.Relay.Address) is false)
+        {
+            ProgramLog.AdvertisingDetectedAddress(logger, turnOptions.AdvertisedRelayAddress.ToString());
+        }
+        if (configuration.Auth.Users.Count == 0 && configuration.Auth.SharedSecrets.Count == 0 && !configuration.Auth.AllowAnonymous)
+        {
+            ProgramLog.NoCredentials(logger);
+        }
+        ProgramLog.Started(logger, ThisAssembly.Version, engine.Server.Options.AdvertisedRelayAddress.ToString());
+        if (developmentPassword is not null)
+        {
+            PrintDevelopmentHelp(stdout, turnOptions.AdvertisedRelayAddress, engine.LocalEndPoints[0].Port, developmentPassword);
+        }
+
+        host.Run();
+        return ExitCodes.Success;
+    }
+
+    /// <summary>TCP and TLS listeners arrive with the transports work; until then they are refused, not ignored.</summary>
+    private static void CheckSupported(RelayConfiguration configuration)
+    {
+        for (int i = 0; i < configuration.Listeners.Count; i++)
+        {
+            ListenerConfiguration listener = configuration.Listeners[i];
+            if (listener.Transport != ListenerTransport.Udp)
+            {
+                throw new ConfigurationException(
+                    $"listeners[{i}].transport: \"{listener.Transport.ToString().ToLowerInvariant()}\" is not supported by this build yet: expected \"udp\"");
+            }
+            if (listener.Endpoint.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
+            {
+                throw new ConfigurationException($"listeners[{i}].endpoint: \"{listener.Endpoint}\" is IPv6, not supported by this build yet: expected an IPv4 endpoint");
+            }
+        }
+        if (configuration.Relay.Address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
+        {
+            throw new ConfigurationException($"relay.address: \"{configuration.Relay.Address}\" is IPv6, not supported by this build yet: expected an IPv4 address");
+        }
+    }
+
+    private static void PrintDevelopmentHelp(TextWriter stdout, IPAddress advertised, int port, string password)
+    {
+        string host = advertised.ToString();
+        stdout.WriteLine($"""
+
+            EdgeRelay development relay: TURN on udp/{port}, relaying from {host}.
+            This is a development default: for production, run `edgerelay run --config FILE` (see README).
+
+            Point a WebRTC app at it:
+              iceServers: [{"{"} urls: "turn:{host}:{port}?transport=udp", username: "{DevelopmentDefaults.Username}", credential: "{password}" {"}"}]
+
+            Or test it with coturn's client: turnutils_uclient -u {DevelopmentDefaults.Username} -w '{password}' -p {port} {host}
+            Stop with Ctrl+C.
+
+            """);
+        stdout.Flush();
+    }
+
+    /// <summary>The engine exists only after binding succeeded, which happens after the host is built.</summary>
+    private sealed class EngineHolder
+    {
+        public RelayEngine? Engine { get; set; }
+    }
+}
