@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The test command of the README, and what .ci/run calls: on a fresh Debian 12 machine with the .NET 10
+# SDK it installs what the tests need, publishes the Native AOT binary for both targets (zero warnings),
+# and runs every test project. It ends with one line "N passed, N failed".
+#
+#   scripts/test.sh [extra dotnet test arguments, e.g. --filter Interop]
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+log() { echo "test.sh: $*" >&2; }
+
+# --- what the tests run besides our code -------------------------------------------------------
+# coturn: its client tools (turnutils_uclient, turnutils_peer, turnutils_stunclient) are the
+# third-party clients the interop tests drive. Only the tools are used; its server is never started.
+need=()
+for tool in turnutils_uclient turnutils_peer turnutils_stunclient; do
+    command -v "$tool" >/dev/null 2>&1 || need+=(coturn)
+done
+if [[ ${#need[@]} -gt 0 ]]; then
+    SUDO=""
+    [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+    log "installing: coturn"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends coturn >/dev/null
+fi
+
+# --- the shipped binary: both targets must publish without a trim/AOT warning ----------------------
+scripts/publish.sh linux-x64
+scripts/publish.sh linux-arm64
+export EDGERELAY_AOT_BINARY="$ROOT/artifacts/linux-x64/edgerelay"
+
+# --- the suite ---------------------------------------------------------------------------------------
+LOG="$(mktemp)"
+trap 'rm -f "$LOG"' EXIT
+set +e
+dotnet test EdgeRelay.sln -c Release "$@" 2>&1 | tee "$LOG"
+status=${PIPESTATUS[0]}
+set -e
+
+passed=0; failed=0; skipped=0
+while read -r f p s; do
+    failed=$((failed + f)); passed=$((passed + p)); skipped=$((skipped + s))
+done < <(grep -oE 'Failed: +[0-9]+, Passed: +[0-9]+, Skipped: +[0-9]+' "$LOG" | sed -E 's/[^0-9]+/ /g')
+
+if [[ $((passed + failed)) -eq 0 ]]; then
+    log "no test ran"
+    status=1
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+exit "$status"
