@@ -109,7 +109,8 @@ internal static class RunCommand
             Point a WebRTC app at it:
               iceServers: [{"{"} urls: "turn:{host}:{port}?transport=udp", username: "{DevelopmentDefaults.Username}", credential: "{password}" {"}"}]
 
-            Or test it with coturn's client: turnutils_uclient -u {DevelopmentDefaults.Username} -w '{password}' -p {port} {host}
+            Or test it with coturn's client (two clients relaying to each other through it):
+              turnutils_uclient -y -u {DevelopmentDefaults.Username} -w '{password}' -p {port} {host}
             Stop with Ctrl+C.
 
             """);

@@ -237,7 +237,10 @@ public static class ConfigurationReader
         var networks = new List<IPNetwork>();
         for (int i = 0; i < items.Count; i++)
         {
-            if (!IPNetwork.TryParse(items[i], out IPNetwork network))
+            // "10.0.0.1/8" parses as 10.0.0.0/8; a typo like that must not open a whole network silently.
+            int slash = items[i].IndexOf('/');
+            if (slash < 0 || !IPNetwork.TryParse(items[i], out IPNetwork network)
+                || !IsStrictAddress(items[i][..slash]) || !IPAddress.Parse(items[i][..slash]).Equals(network.BaseAddress))
             {
                 throw new ConfigurationException($"{section.PathOf(key)}[{i}]: \"{items[i]}\" is not valid: expected a CIDR such as \"10.20.0.0/16\" or \"2001:db8::/32\" (no host bits set)");
             }
