@@ -44,7 +44,12 @@ public sealed class ExternalProcess : IDisposable
         {
             info.ArgumentList.Add(argument);
         }
-        Process process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {fileName}");
+        return Start(info);
+    }
+
+    public static ExternalProcess Start(ProcessStartInfo info)
+    {
+        Process process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {info.FileName}");
         return new ExternalProcess(process);
     }
 
