@@ -21,13 +21,22 @@ public static class StunIntegrity
 
     private static bool Verify(ReadOnlySpan<byte> message, int attributeOffset, ReadOnlySpan<byte> key, bool sha256)
     {
-        if (attributeOffset < StunConstants.HeaderLength || attributeOffset + StunConstants.AttributeHeaderLength > message.Length)
+        // Written so that no sum can overflow, whatever offset the caller passes.
+        if (attributeOffset < StunConstants.HeaderLength || attributeOffset > message.Length - StunConstants.AttributeHeaderLength)
         {
             return false;
         }
         int valueLength = BinaryPrimitives.ReadUInt16BigEndian(message[(attributeOffset + 2)..]);
         int valueOffset = attributeOffset + StunConstants.AttributeHeaderLength;
-        if (valueOffset + valueLength > message.Length)
+        if (valueLength > message.Length - valueOffset)
+        {
+            return false;
+        }
+        // RFC 8489 §14.5: MESSAGE-INTEGRITY is 20 bytes. §14.6: MESSAGE-INTEGRITY-SHA256 is 16 to 32 bytes,
+        // a multiple of 4; anything shorter would compare too few bytes (none, for an empty value).
+        if (sha256
+                ? valueLength < 16 || valueLength > StunConstants.MessageIntegritySha256Length || (valueLength & 3) != 0
+                : valueLength != StunConstants.MessageIntegrityLength)
         {
             return false;
         }
@@ -67,7 +76,7 @@ public static class StunIntegrity
 
     public static bool VerifyFingerprint(ReadOnlySpan<byte> message, int attributeOffset)
     {
-        if (attributeOffset < StunConstants.HeaderLength || attributeOffset + 8 > message.Length)
+        if (attributeOffset < StunConstants.HeaderLength || attributeOffset > message.Length - 8)
         {
             return false;
         }

@@ -110,7 +110,8 @@ public readonly ref struct StunMessageReader
                 return StunParseError.BadAttribute;
             }
 
-            if (attributesEnd < 0)
+            // Nothing after FINGERPRINT counts; it is walked only to check that the message is well formed.
+            if (fingerprint < 0)
             {
                 switch ((StunAttributeType)type)
                 {
@@ -135,12 +136,16 @@ public readonly ref struct StunMessageReader
                             return StunParseError.BadAttribute;
                         }
                         fingerprint = offset;
-                        attributesEnd = next;
+                        if (attributesEnd < 0)
+                        {
+                            attributesEnd = next;
+                        }
                         break;
                     default:
-                        if (messageIntegrity >= 0 || messageIntegritySha256 >= 0)
+                        if ((messageIntegrity >= 0 || messageIntegritySha256 >= 0) && attributesEnd < 0)
                         {
-                            // Everything else after an integrity attribute is ignored (§14.5, §14.6).
+                            // Everything else after an integrity attribute is ignored (§14.5, §14.6), but
+                            // MESSAGE-INTEGRITY-SHA256 and FINGERPRINT after it are still found.
                             attributesEnd = offset;
                         }
                         break;

@@ -37,7 +37,10 @@ public ref struct StunMessageWriter
     public Span<byte> AddAttribute(StunAttributeType type, int valueLength)
     {
         int padded = StunPadding.Pad4(valueLength);
-        if (_length + StunConstants.AttributeHeaderLength + padded > _buffer.Length || valueLength > ushort.MaxValue)
+        // The header's 16-bit length field must describe the whole message (RFC 8489 §5).
+        if ((uint)valueLength > ushort.MaxValue
+            || _length + StunConstants.AttributeHeaderLength + padded > _buffer.Length
+            || _length - StunConstants.HeaderLength + StunConstants.AttributeHeaderLength + padded > ushort.MaxValue)
         {
             ThrowBufferTooSmall();
         }
@@ -111,5 +114,5 @@ public ref struct StunMessageWriter
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void ThrowBufferTooSmall() =>
-        throw new ArgumentException("The buffer is too small for the STUN message being written.");
+        throw new ArgumentException("The STUN message being written does not fit the buffer or its 16-bit length field.");
 }

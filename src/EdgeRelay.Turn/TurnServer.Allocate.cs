@@ -18,9 +18,14 @@ public sealed partial class TurnServer
         Span<byte> response, long now)
     {
         // Step 2: one allocation per five-tuple. (A retransmission was answered from the cache already.)
-        if (_allocations.ContainsKey(fiveTuple))
+        // One that has expired, but that Tick has not removed yet, no longer counts.
+        if (_allocations.TryGetValue(fiveTuple, out Allocation? existing))
         {
-            return WriteError(response, request, StunErrorCode.AllocationMismatch, auth);
+            if (existing.IsAlive(now))
+            {
+                return WriteError(response, request, StunErrorCode.AllocationMismatch, auth);
+            }
+            DeleteAllocation(existing, "expired");
         }
 
         // Step 3: REQUESTED-TRANSPORT, and only UDP.

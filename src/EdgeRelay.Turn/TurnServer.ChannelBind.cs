@@ -46,8 +46,14 @@ public sealed partial class TurnServer
             return WriteError(response, request, StunErrorCode.InsufficientCapacity, auth);
         }
 
-        // The binding installs or refreshes the permission for the peer's address as well (§12.2).
+        // The binding installs or refreshes the permission for the peer's address as well (§12.2), and a
+        // new one counts against the same limit as CreatePermission's.
         bool newPermission = allocation.FindPermission(peer) is null;
+        if (newPermission && allocation.PermissionCount >= _options.MaxPermissionsPerAllocation)
+        {
+            Counters.QuotaRejections++;
+            return WriteError(response, request, StunErrorCode.InsufficientCapacity, auth);
+        }
         Permission permission = allocation.InstallOrRefreshPermission(peer, now + Lifetime(_options.PermissionLifetime));
         if (newPermission)
         {

@@ -21,6 +21,8 @@ public sealed partial class TurnServer
 
         int peers = 0;
         int newPeers = 0;
+        // Permissions are per IP address (§9): two XOR-PEER-ADDRESS of one IP make one new permission.
+        HashSet<TransportAddress>? newAddresses = null;
         foreach (StunAttribute attribute in request)
         {
             if (attribute.Type != (ushort)StunAttributeType.XorPeerAddress)
@@ -37,7 +39,7 @@ public sealed partial class TurnServer
                 return WriteError(response, request, error, auth);
             }
             peers++;
-            if (allocation!.FindPermission(peer) is null)
+            if (allocation!.FindPermission(peer) is null && (newAddresses ??= []).Add(peer.WithPort(0)))
             {
                 newPeers++;
             }

@@ -40,6 +40,13 @@ public sealed partial class TurnServer
     /// </summary>
     private TurnAction HandleSendIndication(in FiveTuple fiveTuple, in StunMessageReader indication)
     {
+        // RFC 8489 §6.3.2: an indication with an unknown comprehension-required attribute is discarded.
+        Span<ushort> unknown = stackalloc ushort[1];
+        if (indication.CollectUnknownComprehensionRequired(unknown) > 0)
+        {
+            Counters.MalformedPackets++;
+            return TurnAction.None;
+        }
         if (!_allocations.TryGetValue(fiveTuple, out Allocation? allocation))
         {
             Counters.DroppedNoAllocation++;
@@ -73,7 +80,7 @@ public sealed partial class TurnServer
     {
         Debug.Assert(payloadOffset >= PeerDataHeadroom && buffer.Length - payloadOffset - payloadLength >= PeerDataTailroom);
         long now = _clock.NowMs;
-        if (!allocation.IsAlive(now))
+        if (!allocation.IsAlive(now) || payloadLength > MaxPeerPayload)
         {
             return TurnAction.None;
         }

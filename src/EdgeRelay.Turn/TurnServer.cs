@@ -21,6 +21,12 @@ public sealed partial class TurnServer
     public const int PeerDataHeadroom = StunConstants.HeaderLength + StunConstants.AttributeHeaderLength
                                         + StunAddressCodec.IPv6ValueLength + StunConstants.AttributeHeaderLength;
 
+    /// <summary>
+    /// The largest peer datagram that still fits a Data indication, whose 16-bit length covers
+    /// XOR-PEER-ADDRESS, the DATA header and the padded payload (RFC 8489 §5).
+    /// </summary>
+    public const int MaxPeerPayload = ushort.MaxValue - (PeerDataHeadroom - StunConstants.HeaderLength) - PeerDataTailroom;
+
     /// <summary>Bytes free after a peer datagram, for the padding to a multiple of 4.</summary>
     public const int PeerDataTailroom = 3;
 

@@ -7,7 +7,7 @@ namespace EdgeRelay.Turn.Auth;
 
 /// <summary>
 /// Stateless nonces (RFC 8489 §9.2): nothing is stored per client. A nonce is
-/// <c>"obMatJos2" + base64(security feature set) + base64url(expiry || HMAC-SHA256(key, expiry || client IP)[..12])</c>.
+/// <c>"obMatJos2" + base64(security feature set) + base64url(expiry || serial || HMAC-SHA256(key, expiry || serial || client IP)[..12])</c>.
 /// The nonce cookie and feature set (§9.2, §18.1) tell RFC 8489 clients that PASSWORD-ALGORITHMS
 /// and USERHASH are offered. The expiry is on the monotonic clock, so a step of the wall clock neither
 /// shortens nor stretches a nonce; the key is random per process.
@@ -25,8 +25,15 @@ public sealed class NonceService
     public static ReadOnlySpan<byte> FeatureSet => "AAAD"u8;
 
     private const int ExpiryLength = 8;
+
+    /// <summary>
+    /// A serial number per nonce issued: RFC 8489 §9.2.4 forbids handing the same nonce to two requests
+    /// unless they share source IP address and port, and the MAC alone binds only the IP address.
+    /// </summary>
+    private const int SerialLength = 4;
+    private const int SignedLength = ExpiryLength + SerialLength;
     private const int MacLength = 12;
-    private const int PayloadLength = ExpiryLength + MacLength;
+    private const int PayloadLength = SignedLength + MacLength;
     private static readonly int EncodedPayloadLength = Base64Url.GetEncodedLength(PayloadLength);
 
     /// <summary>Length of every nonce this service issues.</summary>
@@ -35,6 +42,7 @@ public sealed class NonceService
     private readonly byte[] _key = RandomNumberGenerator.GetBytes(32);
     private readonly TurnClock _clock;
     private readonly long _lifetimeMs;
+    private uint _serial;
 
     public NonceService(TurnClock clock, TimeSpan lifetime)
     {
@@ -49,7 +57,8 @@ public sealed class NonceService
         FeatureSet.CopyTo(destination[Cookie.Length..]);
         Span<byte> payload = stackalloc byte[PayloadLength];
         BinaryPrimitives.WriteInt64BigEndian(payload, _clock.NowMs + _lifetimeMs);
-        ComputeMac(payload[..ExpiryLength], client, payload[ExpiryLength..]);
+        BinaryPrimitives.WriteUInt32BigEndian(payload[ExpiryLength..], ++_serial);
+        ComputeMac(payload[..SignedLength], client, payload[SignedLength..]);
         Base64Url.EncodeToUtf8(payload, destination[(Cookie.Length + FeatureSet.Length)..], out _, out int encoded);
         return Cookie.Length + FeatureSet.Length + encoded;
     }
@@ -67,8 +76,8 @@ public sealed class NonceService
             return NonceValidity.Invalid;
         }
         Span<byte> mac = stackalloc byte[MacLength];
-        ComputeMac(payload[..ExpiryLength], client, mac);
-        if (!CryptographicOperations.FixedTimeEquals(mac, payload[ExpiryLength..]))
+        ComputeMac(payload[..SignedLength], client, mac);
+        if (!CryptographicOperations.FixedTimeEquals(mac, payload[SignedLength..]))
         {
             return NonceValidity.Invalid;
         }
@@ -76,14 +85,14 @@ public sealed class NonceService
         return _clock.NowMs < expiry ? NonceValidity.Valid : NonceValidity.Stale;
     }
 
-    private void ComputeMac(ReadOnlySpan<byte> expiry, in TransportAddress client, Span<byte> destination)
+    private void ComputeMac(ReadOnlySpan<byte> signed, in TransportAddress client, Span<byte> destination)
     {
         // Bound to the client's IP address but not its port: a client that reconnects over TCP keeps it.
-        Span<byte> input = stackalloc byte[ExpiryLength + 16];
-        expiry.CopyTo(input);
-        int addressLength = client.WriteAddressBytes(input[ExpiryLength..]);
+        Span<byte> input = stackalloc byte[SignedLength + 16];
+        signed.CopyTo(input);
+        int addressLength = client.WriteAddressBytes(input[SignedLength..]);
         Span<byte> full = stackalloc byte[32];
-        HMACSHA256.HashData(_key, input[..(ExpiryLength + addressLength)], full);
+        HMACSHA256.HashData(_key, input[..(SignedLength + addressLength)], full);
         full[..MacLength].CopyTo(destination);
     }
 }

@@ -48,6 +48,9 @@ internal static class AddressRanges
         IPNetwork.Parse("64:ff9b:1::/48"),     // local-use IPv4/IPv6 translation (RFC 8215)
     ];
 
+    /// <summary>Global unicast (RFC 4291 §2.4, IANA IPv6 Address Space): every other IPv6 block is refused.</summary>
+    public static readonly IPNetwork GlobalUnicastIPv6 = IPNetwork.Parse("2000::/3");
+
     /// <summary>IPv4-compatible IPv6 addresses, ::a.b.c.d (deprecated by RFC 4291 §2.5.5.1): never routed.</summary>
     public static readonly IPNetwork IPv4Compatible = IPNetwork.Parse("::/96");
 

@@ -107,12 +107,19 @@ public sealed class PeerAddressPolicy
         {
             return false;
         }
+        if (AddressRanges.Nat64.Contains(normalized))
+        {
+            // The well-known NAT64 prefix reaches the IPv4 address it carries, which was judged above.
+            return true;
+        }
         if (AddressRanges.Teredo.Contains(normalized))
         {
             // Teredo sits inside 2001::/23 but is routable when the addresses it carries are.
             return embedded is not null && IsGloballyReachable(GetTeredoServer(normalized));
         }
-        return !AddressRanges.Contains(AddressRanges.NonGlobalIPv6, normalized);
+        // Only 2000::/3 is allocated as global unicast (RFC 4291 §2.4): anything outside it is not a peer.
+        return AddressRanges.GlobalUnicastIPv6.Contains(normalized)
+               && !AddressRanges.Contains(AddressRanges.NonGlobalIPv6, normalized);
     }
 
     private static bool Matches(IPNetwork[] networks, IPAddress address) =>
