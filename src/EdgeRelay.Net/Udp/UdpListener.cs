@@ -77,12 +77,8 @@ internal sealed class UdpListener : IClientSender, IDisposable
         }
     }
 
-    public void SendToClient(ReadOnlySpan<byte> data, in TransportAddress client, ScratchAddresses scratch)
-    {
-        SocketAddress address = scratch.For(_socket);
-        address.SetTransportAddress(client);
-        _socket.SendTo(data, SocketFlags.None, address);
-    }
+    public void SendToClient(ReadOnlySpan<byte> data, in TransportAddress client, ScratchAddresses scratch) =>
+        scratch.SendTo(_socket, data, client);
 
     public void Dispose() => _socket.Dispose();
 }

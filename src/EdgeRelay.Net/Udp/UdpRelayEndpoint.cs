@@ -101,12 +101,8 @@ internal sealed class UdpRelayEndpoint : IRelayEndpoint
         }
     }
 
-    public void SendToPeer(ReadOnlySpan<byte> data, in TransportAddress peer, ScratchAddresses scratch)
-    {
-        SocketAddress address = scratch.For(_socket);
-        address.SetTransportAddress(peer);
-        _socket.SendTo(data, SocketFlags.None, address);
-    }
+    public void SendToPeer(ReadOnlySpan<byte> data, in TransportAddress peer, ScratchAddresses scratch) =>
+        scratch.SendTo(_socket, data, peer);
 
     public void Dispose() => _socket.Dispose();
 }

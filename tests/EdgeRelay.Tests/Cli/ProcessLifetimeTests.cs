@@ -14,17 +14,7 @@ public sealed class ProcessLifetimeTests : IDisposable
     public void Sigterm_ends_every_allocation_with_its_log_line_and_exits_zero()
     {
         int port = Ports.FreeUdpPort();
-        (int first, int last) = Ports.RelayRange();
-        string config = Path.Combine(_directory, "edgerelay.json");
-        File.WriteAllText(config, $$"""
-            {
-              "realm": "edgerelay.test",
-              "listeners": [{ "transport": "udp", "endpoint": "127.0.0.1:{{port}}" }],
-              "relay": { "address": "127.0.0.1", "portRange": "{{first}}-{{last}}" },
-              "auth": { "users": { "alice": "correct horse battery staple" } },
-              "peers": { "allowLoopback": true }
-            }
-            """);
+        string config = RelayConfigFile.Write(_directory, port);
         using var relay = ExternalProcess.Start("dotnet", Executable, "run", "--config", config);
         Assert.True(relay.WaitForOutput("relaying", TimeSpan.FromSeconds(30)), relay.Output);
 

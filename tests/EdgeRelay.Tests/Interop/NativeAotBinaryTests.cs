@@ -34,17 +34,7 @@ public sealed class NativeAotBinaryTests : IDisposable
     public void The_aot_binary_answers_stun_and_relays_for_uclient_without_loss()
     {
         int port = Ports.FreeUdpPort();
-        (int first, int last) = Ports.RelayRange();
-        string config = Path.Combine(_directory, "edgerelay.json");
-        File.WriteAllText(config, $$"""
-            {
-              "realm": "edgerelay.test",
-              "listeners": [{ "transport": "udp", "endpoint": "127.0.0.1:{{port}}" }],
-              "relay": { "address": "127.0.0.1", "portRange": "{{first}}-{{last}}" },
-              "auth": { "users": { "alice": "correct horse battery staple" } },
-              "peers": { "allowLoopback": true }
-            }
-            """);
+        string config = RelayConfigFile.Write(_directory, port);
         using var relay = ExternalProcess.Start(Binary, "run", "--config", config);
         Assert.True(relay.WaitForOutput("relaying", TimeSpan.FromSeconds(20)), relay.Output);
         string portText = port.ToString(CultureInfo.InvariantCulture);
