@@ -43,7 +43,13 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
     /// </summary>
     public void Start(IEnumerable<IPEndPoint> udpListeners)
     {
-        CheckRelayAddress(Server.Options.RelayAddress);
+        foreach (IPAddress? relay in new[] { Server.Options.RelayAddressIPv4, Server.Options.RelayAddressIPv6 })
+        {
+            if (relay is not null)
+            {
+                CheckRelayAddress(relay);
+            }
+        }
         try
         {
             foreach (IPEndPoint endpoint in udpListeners)
@@ -78,7 +84,7 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
         }
         catch (SocketException e)
         {
-            throw new ListenerBindException($"relay.address {address} cannot be bound on this host: {e.Message}", e);
+            throw new ListenerBindException($"relay address {address} cannot be bound on this host: {e.Message}", e);
         }
     }
 
@@ -122,7 +128,7 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
             }
             else
             {
-                ((UdpRelayEndpoint)action.Allocation!.Relay).SendToPeer(bytes, action.Destination, scratch);
+                ((UdpRelayEndpoint)action.Relay!).SendToPeer(bytes, action.Destination, scratch);
             }
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)

@@ -23,8 +23,9 @@ public enum TurnActionKind : byte
 public readonly struct TurnAction
 {
     private TurnAction(TurnActionKind kind, bool inResponseBuffer, int offset, int length, TransportAddress destination,
-        Allocation? allocation, object? clientContext)
+        Allocation? allocation, IRelayEndpoint? relay, object? clientContext)
     {
+        Relay = relay;
         Kind = kind;
         InResponseBuffer = inResponseBuffer;
         Offset = offset;
@@ -45,19 +46,22 @@ public readonly struct TurnAction
     /// <summary>The allocation whose relayed address sends, for <see cref="TurnActionKind.SendToPeer"/>.</summary>
     public Allocation? Allocation { get; }
 
+    /// <summary>The relay socket to send from, for <see cref="TurnActionKind.SendToPeer"/>: the one of the peer's family.</summary>
+    public IRelayEndpoint? Relay { get; }
+
     /// <summary>The socket layer's own handle for the client's connection or listener, passed through untouched.</summary>
     public object? ClientContext { get; }
 
     public static TurnAction None => default;
 
     public static TurnAction Respond(int length, in TransportAddress client, object? clientContext) =>
-        new(TurnActionKind.SendToClient, inResponseBuffer: true, 0, length, client, null, clientContext);
+        new(TurnActionKind.SendToClient, inResponseBuffer: true, 0, length, client, null, null, clientContext);
 
     public static TurnAction ToClient(int offset, int length, in TransportAddress client, object? clientContext) =>
-        new(TurnActionKind.SendToClient, inResponseBuffer: false, offset, length, client, null, clientContext);
+        new(TurnActionKind.SendToClient, inResponseBuffer: false, offset, length, client, null, null, clientContext);
 
-    public static TurnAction ToPeer(Allocation allocation, int offset, int length, in TransportAddress peer) =>
-        new(TurnActionKind.SendToPeer, inResponseBuffer: false, offset, length, peer, allocation, null);
+    public static TurnAction ToPeer(Allocation allocation, RelayedTransport relay, int offset, int length, in TransportAddress peer) =>
+        new(TurnActionKind.SendToPeer, inResponseBuffer: false, offset, length, peer, allocation, relay.Endpoint, null);
 
     public ReadOnlySpan<byte> GetBytes(ReadOnlySpan<byte> packet, ReadOnlySpan<byte> response) =>
         (InResponseBuffer ? response : packet).Slice(Offset, Length);

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Net;
 using System.Security.Cryptography;
 using EdgeRelay.Stun;
 using EdgeRelay.Turn.Allocations;
@@ -56,7 +57,7 @@ public sealed partial class TurnServer
         {
             return WriteError(response, request, StunErrorCode.BadRequest, auth);
         }
-        // Step 7: the family of the relayed address.
+        // Step 7: the family of the relayed address: IPv4 unless REQUESTED-ADDRESS-FAMILY says otherwise.
         StunAddressFamily family = StunAddressFamily.IPv4;
         if (hasRequestedFamily)
         {
@@ -66,7 +67,7 @@ public sealed partial class TurnServer
             }
             family = (StunAddressFamily)requestedFamily[0];
         }
-        if (family != _options.RelayFamily)
+        if (!hasToken && !_options.TryGetRelayAddresses(family, out _, out _))
         {
             return WriteError(response, request, StunErrorCode.AddressFamilyNotSupported, auth);
         }
@@ -77,16 +78,15 @@ public sealed partial class TurnServer
         {
             return WriteError(response, request, StunErrorCode.BadRequest, auth);
         }
-        // Step 9: ADDITIONAL-ADDRESS-FAMILY asks for an IPv6 address beside the IPv4 one. This relay serves
-        // one family, so the IPv4 allocation succeeds with ADDRESS-ERROR-CODE 440 for the other.
-        bool additionalRefused = false;
+        // Step 9: ADDITIONAL-ADDRESS-FAMILY asks for an IPv6 relayed address beside the IPv4 one.
+        bool dual = false;
         if (hasAdditionalFamily)
         {
             if (additionalFamily.Length != 4 || (StunAddressFamily)additionalFamily[0] != StunAddressFamily.IPv6)
             {
                 return WriteError(response, request, StunErrorCode.BadRequest, auth);
             }
-            additionalRefused = true;
+            dual = true;
         }
 
         // Step 10: quotas, per user name (486) and for the whole box (508).
@@ -104,17 +104,16 @@ public sealed partial class TurnServer
             return WriteError(response, request, StunErrorCode.InsufficientCapacity, auth);
         }
 
-        IRelayEndpoint? relay;
-        int port;
+        RelayedTransport? relay;
         ulong reservationToken = 0;
         if (hasToken)
         {
-            if (!TryRedeemReservation(BinaryPrimitives.ReadUInt64BigEndian(token), now, out port, out relay))
+            if (!TryRedeemReservation(BinaryPrimitives.ReadUInt64BigEndian(token), now, out relay))
             {
                 return WriteError(response, request, StunErrorCode.InsufficientCapacity, auth);
             }
         }
-        else if (!TryOpenRelay(even, reserveNext, dontFragment, out port, out relay, out IRelayEndpoint? reserved))
+        else if (!TryOpenRelay(family, even, reserveNext, dontFragment, out relay, out RelayedTransport? reserved))
         {
             Counters.CapacityRejections++;
             TurnLog.RelayPortsExhausted(_logger, _ports.First, _ports.Last, _ports.InUse);
@@ -122,34 +121,53 @@ public sealed partial class TurnServer
         }
         else if (reserved is not null)
         {
-            reservationToken = AddReservation(port + 1, reserved, now);
+            reservationToken = AddReservation(reserved, now);
+        }
+
+        // A dual allocation whose IPv6 half fails still succeeds for IPv4, saying why in
+        // ADDRESS-ERROR-CODE: 440 when this relay has no IPv6, 508 when no IPv6 port could be bound.
+        RelayedTransport? additional = null;
+        int additionalError = 0;
+        if (dual)
+        {
+            if (!_options.TryGetRelayAddresses(StunAddressFamily.IPv6, out _, out _))
+            {
+                additionalError = StunErrorCode.AddressFamilyNotSupported;
+            }
+            else if (!TryOpenRelay(StunAddressFamily.IPv6, even: false, reserveNext: false, dontFragment, out additional, out _))
+            {
+                additionalError = StunErrorCode.InsufficientCapacity;
+            }
         }
 
         long lifetime = ComputeLifetime(request);
-        var allocation = new Allocation(fiveTuple, clientContext, auth.Username,
-            TransportAddress.FromIPAddress(_options.AdvertisedRelayAddress, port),
-            TransportAddress.FromIPAddress(_options.RelayAddress, port),
-            relay!, now + lifetime, _clock.UtcNow);
-        relay!.Allocation = allocation;
+        var allocation = new Allocation(fiveTuple, clientContext, auth.Username, relay!, additional, now + lifetime, _clock.UtcNow);
+        foreach (RelayedTransport opened in allocation.Relays)
+        {
+            opened.Endpoint.Allocation = allocation;
+        }
         _allocations.Add(fiveTuple, allocation);
         _allocationsPerUser[auth.Username] = userAllocations + 1;
         Counters.AllocationsCreated++;
-        TurnLog.AllocationCreated(_logger, fiveTuple.ToString(), auth.Username, allocation.RelayedAddress.ToString(), lifetime / 1000);
+        TurnLog.AllocationCreated(_logger, fiveTuple.ToString(), auth.Username, DescribeRelays(allocation), lifetime / 1000);
 
         var writer = BeginSuccess(response, request);
-        writer.AddXorAddress(StunAttributeType.XorRelayedAddress, allocation.RelayedAddress);
+        foreach (RelayedTransport opened in allocation.Relays)
+        {
+            writer.AddXorAddress(StunAttributeType.XorRelayedAddress, opened.RelayedAddress);
+        }
         writer.AddUInt32(StunAttributeType.Lifetime, (uint)(lifetime / 1000));
         if (reservationToken != 0)
         {
             BinaryPrimitives.WriteUInt64BigEndian(writer.AddAttribute(StunAttributeType.ReservationToken, 8), reservationToken);
         }
         writer.AddXorAddress(StunAttributeType.XorMappedAddress, fiveTuple.Client);
-        if (additionalRefused)
+        if (additionalError != 0)
         {
             // ADDRESS-ERROR-CODE (RFC 8656 §18.12): the family, then the code as ERROR-CODE writes it.
-            string reason = StunErrorCode.GetReasonPhrase(StunErrorCode.AddressFamilyNotSupported);
+            string reason = StunErrorCode.GetReasonPhrase(additionalError);
             Span<byte> value = writer.AddAttribute(StunAttributeType.AddressErrorCode, 4 + reason.Length);
-            StunErrorCodeCodec.Encode(value, StunErrorCode.AddressFamilyNotSupported, reason);
+            StunErrorCodeCodec.Encode(value, additionalError, reason);
             value[0] = (byte)StunAddressFamily.IPv6;
         }
         writer.AddString(StunAttributeType.Software, Software);
@@ -172,20 +190,25 @@ public sealed partial class TurnServer
     }
 
     /// <summary>
-    /// Takes a port from the pool and has the socket layer bind it; a port that some other program holds
-    /// is skipped, up to <see cref="BindAttempts"/> times.
+    /// Takes a port from the pool and has the socket layer bind it in <paramref name="family"/>; a port
+    /// that some other program holds is skipped, up to <see cref="BindAttempts"/> times.
     /// </summary>
-    private bool TryOpenRelay(bool even, bool reserveNext, bool dontFragment, out int port, out IRelayEndpoint? relay,
-        out IRelayEndpoint? reserved)
+    private bool TryOpenRelay(StunAddressFamily family, bool even, bool reserveNext, bool dontFragment,
+        out RelayedTransport? relay, out RelayedTransport? reserved)
     {
+        relay = null;
         reserved = null;
+        if (!_options.TryGetRelayAddresses(family, out IPAddress? bind, out IPAddress? advertised))
+        {
+            return false;
+        }
         Span<int> busy = stackalloc int[BindAttempts * 2];
         int busyCount = 0;
         try
         {
             for (int attempt = 0; attempt < BindAttempts; attempt++)
             {
-                if (!_ports.TryTake(even, reserveNext, out port))
+                if (!_ports.TryTake(even, reserveNext, out int port))
                 {
                     break;
                 }
@@ -194,7 +217,8 @@ public sealed partial class TurnServer
                     busy[busyCount++] = port;
                     continue;
                 }
-                if (!_binder.TryBind(TransportAddress.FromIPAddress(_options.RelayAddress, port), dontFragment, out relay))
+                relay = TryBind(bind, advertised, port, dontFragment);
+                if (relay is null)
                 {
                     busy[busyCount++] = port;
                     if (reserveNext)
@@ -203,17 +227,20 @@ public sealed partial class TurnServer
                     }
                     continue;
                 }
-                if (reserveNext && !_binder.TryBind(TransportAddress.FromIPAddress(_options.RelayAddress, port + 1), dontFragment, out reserved))
+                if (reserveNext)
                 {
-                    relay!.Dispose();
-                    busy[busyCount++] = port;
-                    busy[busyCount++] = port + 1;
-                    continue;
+                    reserved = TryBind(bind, advertised, port + 1, dontFragment);
+                    if (reserved is null)
+                    {
+                        relay.Endpoint.Dispose();
+                        relay = null;
+                        busy[busyCount++] = port;
+                        busy[busyCount++] = port + 1;
+                        continue;
+                    }
                 }
                 return true;
             }
-            port = 0;
-            relay = null;
             return false;
         }
         finally
@@ -226,7 +253,15 @@ public sealed partial class TurnServer
         }
     }
 
-    private ulong AddReservation(int port, IRelayEndpoint endpoint, long now)
+    private RelayedTransport? TryBind(IPAddress bind, IPAddress advertised, int port, bool dontFragment)
+    {
+        var bound = TransportAddress.FromIPAddress(bind, port);
+        return _binder.TryBind(bound, dontFragment, out IRelayEndpoint? endpoint)
+            ? new RelayedTransport(TransportAddress.FromIPAddress(advertised, port), bound, endpoint!)
+            : null;
+    }
+
+    private ulong AddReservation(RelayedTransport relay, long now)
     {
         ulong token;
         do
@@ -234,24 +269,22 @@ public sealed partial class TurnServer
             token = BinaryPrimitives.ReadUInt64BigEndian(RandomNumberGenerator.GetBytes(8));
         }
         while (token == 0 || _reservations.ContainsKey(token));
-        _reservations.Add(token, new Reservation(port, endpoint, now + Lifetime(_options.ReservationLifetime)));
+        _reservations.Add(token, new Reservation(relay, now + Lifetime(_options.ReservationLifetime)));
         return token;
     }
 
-    private bool TryRedeemReservation(ulong token, long now, out int port, out IRelayEndpoint? endpoint)
+    private bool TryRedeemReservation(ulong token, long now, out RelayedTransport? relay)
     {
         if (_reservations.Remove(token, out Reservation? reservation))
         {
             if (now < reservation.ExpiresAtMs)
             {
-                port = reservation.Port;
-                endpoint = reservation.Endpoint;
+                relay = reservation.Relay;
                 return true;
             }
             ReleaseReservation(reservation);
         }
-        port = 0;
-        endpoint = null;
+        relay = null;
         return false;
     }
 
@@ -273,10 +306,10 @@ public sealed partial class TurnServer
 
     private void ReleaseReservation(Reservation reservation)
     {
-        reservation.Endpoint.Dispose();
-        _ports.Release(reservation.Port);
+        reservation.Relay.Endpoint.Dispose();
+        _ports.Release(reservation.Relay.BoundAddress.Port);
     }
 
     /// <summary>A port held for a later Allocate with RESERVATION-TOKEN (RFC 8656 §7.2, EVEN-PORT R=1).</summary>
-    private sealed record Reservation(int Port, IRelayEndpoint Endpoint, long ExpiresAtMs);
+    private sealed record Reservation(RelayedTransport Relay, long ExpiresAtMs);
 }

@@ -70,12 +70,12 @@ public sealed partial class TurnServer
     }
 
     /// <summary>
-    /// A peer must be of the relayed address's family (443, RFC 8656 §10.2 and §12.2) and allowed by the
+    /// A peer must be of a relayed address's family (443, RFC 8656 §10.2 and §12.2) and allowed by the
     /// peer policy (403).
     /// </summary>
     private int CheckPeer(Allocation allocation, in TransportAddress peer)
     {
-        if (peer.Family != allocation.RelayedAddress.Family)
+        if (allocation.GetRelay(peer.Family) is null)
         {
             return StunErrorCode.PeerAddressFamilyMismatch;
         }

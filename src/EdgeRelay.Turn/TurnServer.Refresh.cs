@@ -14,7 +14,7 @@ public sealed partial class TurnServer
             return WriteError(response, request, error, auth);
         }
         if (request.TryGetAttribute(StunAttributeType.RequestedAddressFamily, out ReadOnlySpan<byte> family)
-            && (family.Length != 4 || (StunAddressFamily)family[0] != allocation!.RelayedAddress.Family))
+            && (family.Length != 4 || allocation!.GetRelay((StunAddressFamily)family[0]) is null))
         {
             return WriteError(response, request, StunErrorCode.PeerAddressFamilyMismatch, auth);
         }

@@ -31,7 +31,8 @@ public sealed partial class TurnServer
             return TurnAction.None;
         }
         CountToPeer(allocation, length);
-        return TurnAction.ToPeer(allocation, ChannelData.HeaderLength, length, binding.Peer);
+        // The binding's peer was checked against the allocation's families when it was bound.
+        return TurnAction.ToPeer(allocation, allocation.GetRelay(binding.Peer.Family)!, ChannelData.HeaderLength, length, binding.Peer);
     }
 
     /// <summary>
@@ -60,13 +61,14 @@ public sealed partial class TurnServer
         }
         long now = _clock.NowMs;
         Permission? permission = allocation.FindPermission(peer);
-        if (permission is null || !permission.IsValid(now) || !allocation.IsAlive(now) || peer.Family != allocation.RelayedAddress.Family)
+        RelayedTransport? relay = allocation.GetRelay(peer.Family);
+        if (permission is null || !permission.IsValid(now) || !allocation.IsAlive(now) || relay is null)
         {
             Counters.DroppedNoPermission++;
             return TurnAction.None;
         }
         CountToPeer(allocation, data.Length);
-        return TurnAction.ToPeer(allocation, dataOffset, data.Length, peer);
+        return TurnAction.ToPeer(allocation, relay, dataOffset, data.Length, peer);
     }
 
     /// <summary>

@@ -220,19 +220,27 @@ public sealed partial class TurnServer
                 _allocationsPerUser[allocation.Username] = count - 1;
             }
         }
-        allocation.Relay.Allocation = null;
-        allocation.Relay.Dispose();
-        _ports.Release(allocation.BoundAddress.Port);
+        foreach (RelayedTransport relay in allocation.Relays)
+        {
+            relay.Endpoint.Allocation = null;
+            relay.Endpoint.Dispose();
+            _ports.Release(relay.BoundAddress.Port);
+        }
         Counters.AllocationsEnded++;
         if (_logger.IsEnabled(LogLevel.Information))
         {
             TurnLog.AllocationEnded(_logger, reason, allocation.FiveTuple.ToString(), allocation.Username,
-                allocation.RelayedAddress.ToString(),
+                DescribeRelays(allocation),
                 string.Join(", ", allocation.Permissions.Select(p => p.PeerAddress.ToIPAddress().ToString())),
                 allocation.ChannelCount, allocation.PacketsToPeers, allocation.BytesToPeers, allocation.PacketsFromPeers,
                 allocation.BytesFromPeers, (long)(_clock.UtcNow - allocation.CreatedAt).TotalSeconds);
         }
     }
+
+    private static string DescribeRelays(Allocation allocation) =>
+        allocation.AdditionalRelay is null
+            ? allocation.RelayedAddress.ToString()
+            : $"{allocation.RelayedAddress} and {allocation.AdditionalRelay.RelayedAddress}";
 
     /// <summary>Deletes every allocation (shutdown), logging each as RFC 8656 §21.3.2 suggests.</summary>
     public void DeleteAllAllocations(string reason)

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using EdgeRelay.Stun;
 using EdgeRelay.Turn.Policy;
@@ -9,11 +10,23 @@ public sealed class TurnServerOptions
 {
     public required string Realm { get; init; }
 
-    /// <summary>Where relay sockets bind (port ignored). Unspecified (0.0.0.0) binds every interface.</summary>
-    public required IPAddress RelayAddress { get; init; }
+    /// <summary>
+    /// Where IPv4 relay sockets bind (port ignored); 0.0.0.0 binds every interface. Null: no IPv4
+    /// relaying (Allocate without REQUESTED-ADDRESS-FAMILY then gets 440, RFC 8656 §7.2 step 7).
+    /// </summary>
+    public IPAddress? RelayAddressIPv4 { get; init; }
 
-    /// <summary>The address put into XOR-RELAYED-ADDRESS: the public one when the box sits behind a 1:1 NAT.</summary>
-    public required IPAddress AdvertisedRelayAddress { get; init; }
+    /// <summary>
+    /// The IPv4 address put into XOR-RELAYED-ADDRESS: the public one when the box sits behind a 1:1 NAT.
+    /// Defaults to <see cref="RelayAddressIPv4"/>.
+    /// </summary>
+    public IPAddress? AdvertisedRelayAddressIPv4 { get; init; }
+
+    /// <summary>Where IPv6 relay sockets bind; null: no IPv6 relaying (440 for REQUESTED-ADDRESS-FAMILY IPv6).</summary>
+    public IPAddress? RelayAddressIPv6 { get; init; }
+
+    /// <summary>The IPv6 address put into XOR-RELAYED-ADDRESS; defaults to <see cref="RelayAddressIPv6"/>.</summary>
+    public IPAddress? AdvertisedRelayAddressIPv6 { get; init; }
 
     public int RelayPortMin { get; init; } = 49152;
     public int RelayPortMax { get; init; } = 65535;
@@ -58,7 +71,15 @@ public sealed class TurnServerOptions
     public int MaxChannelsPerAllocation { get; init; } = 64;
     public int ResponseCacheCapacity { get; init; } = 8192;
 
-    /// <summary>The address family the relay serves; IPv6 relaying arrives with the transports issue.</summary>
-    public StunAddressFamily RelayFamily => AdvertisedRelayAddress.IsIPv4MappedToIPv6 || AdvertisedRelayAddress.GetAddressBytes().Length == 4
-        ? StunAddressFamily.IPv4 : StunAddressFamily.IPv6;
+    /// <summary>The bind and advertised addresses for relaying in <paramref name="family"/>, if this relay serves it.</summary>
+    public bool TryGetRelayAddresses(StunAddressFamily family, [NotNullWhen(true)] out IPAddress? bind, [NotNullWhen(true)] out IPAddress? advertised)
+    {
+        (bind, advertised) = family switch
+        {
+            StunAddressFamily.IPv4 => (RelayAddressIPv4, AdvertisedRelayAddressIPv4 ?? RelayAddressIPv4),
+            StunAddressFamily.IPv6 => (RelayAddressIPv6, AdvertisedRelayAddressIPv6 ?? RelayAddressIPv6),
+            _ => (null, null),
+        };
+        return bind is not null && advertised is not null;
+    }
 }

@@ -58,18 +58,18 @@ internal static class RunCommand
         }
         engineHolder.Engine = engine;
 
-        if (configuration.Relay.ExternalAddress is null && turnOptions.AdvertisedRelayAddress.Equals(configuration.Relay.Address) is false)
+        if (configuration.Relay.ExternalAddress is null && turnOptions.AdvertisedRelayAddressIPv4!.Equals(configuration.Relay.Address) is false)
         {
-            ProgramLog.AdvertisingDetectedAddress(logger, turnOptions.AdvertisedRelayAddress.ToString());
+            ProgramLog.AdvertisingDetectedAddress(logger, turnOptions.AdvertisedRelayAddressIPv4.ToString());
         }
         if (configuration.Auth.Users.Count == 0 && configuration.Auth.SharedSecrets.Count == 0 && !configuration.Auth.AllowAnonymous)
         {
             ProgramLog.NoCredentials(logger);
         }
-        ProgramLog.Started(logger, ThisAssembly.Version, engine.Server.Options.AdvertisedRelayAddress.ToString());
+        ProgramLog.Started(logger, ThisAssembly.Version, string.Join(" and ", new[] { turnOptions.AdvertisedRelayAddressIPv4, turnOptions.AdvertisedRelayAddressIPv6 }.OfType<IPAddress>()));
         if (developmentPassword is not null)
         {
-            PrintDevelopmentHelp(stdout, turnOptions.AdvertisedRelayAddress, engine.LocalEndPoints[0].Port, developmentPassword);
+            PrintDevelopmentHelp(stdout, turnOptions.AdvertisedRelayAddressIPv4!, engine.LocalEndPoints[0].Port, developmentPassword);
         }
 
         host.Run();

@@ -27,8 +27,8 @@ public sealed class RelayEngineTests : IAsyncLifetime
         var options = new TurnServerOptions
         {
             Realm = Realm,
-            RelayAddress = IPAddress.Loopback,
-            AdvertisedRelayAddress = IPAddress.Loopback,
+            RelayAddressIPv4 = IPAddress.Loopback,
+            AdvertisedRelayAddressIPv4 = IPAddress.Loopback,
             RelayPortMin = first,
             RelayPortMax = first + 99,
             Users = new Dictionary<string, string> { [User] = Password },

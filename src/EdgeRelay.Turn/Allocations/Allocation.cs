@@ -13,15 +13,14 @@ public sealed class Allocation
     private readonly Dictionary<ushort, ChannelBinding> _channelsByNumber = new(1);
     private readonly Dictionary<TransportAddress, ChannelBinding> _channelsByPeer = new(1);
 
-    internal Allocation(FiveTuple fiveTuple, object? clientContext, string username, TransportAddress relayedAddress,
-        TransportAddress boundAddress, IRelayEndpoint relay, long expiresAtMs, DateTimeOffset createdAt)
+    internal Allocation(FiveTuple fiveTuple, object? clientContext, string username, RelayedTransport relay,
+        RelayedTransport? additionalRelay, long expiresAtMs, DateTimeOffset createdAt)
     {
         FiveTuple = fiveTuple;
         ClientContext = clientContext;
         Username = username;
-        RelayedAddress = relayedAddress;
-        BoundAddress = boundAddress;
-        Relay = relay;
+        PrimaryRelay = relay;
+        AdditionalRelay = additionalRelay;
         ExpiresAtMs = expiresAtMs;
         CreatedAt = createdAt;
     }
@@ -33,13 +32,28 @@ public sealed class Allocation
 
     public string Username { get; }
 
-    /// <summary>The relayed transport address as advertised in XOR-RELAYED-ADDRESS.</summary>
-    public TransportAddress RelayedAddress { get; }
+    /// <summary>The relayed transport address of the family the client asked for (IPv4 unless REQUESTED-ADDRESS-FAMILY said IPv6).</summary>
+    public RelayedTransport PrimaryRelay { get; }
 
-    /// <summary>Where the relay socket is bound; differs from <see cref="RelayedAddress"/> behind a 1:1 NAT.</summary>
-    public TransportAddress BoundAddress { get; }
+    /// <summary>The IPv6 relayed transport address of a dual allocation (ADDITIONAL-ADDRESS-FAMILY), if any.</summary>
+    public RelayedTransport? AdditionalRelay { get; }
 
-    public IRelayEndpoint Relay { get; }
+    /// <summary>The primary relayed transport address as advertised in XOR-RELAYED-ADDRESS.</summary>
+    public TransportAddress RelayedAddress => PrimaryRelay.RelayedAddress;
+
+    /// <summary>Where the primary relay socket is bound; differs from <see cref="RelayedAddress"/> behind a 1:1 NAT.</summary>
+    public TransportAddress BoundAddress => PrimaryRelay.BoundAddress;
+
+    public IRelayEndpoint Relay => PrimaryRelay.Endpoint;
+
+    /// <summary>The relayed transport address that talks to peers of <paramref name="family"/>, or null (443).</summary>
+    public RelayedTransport? GetRelay(StunAddressFamily family) =>
+        PrimaryRelay.Family == family ? PrimaryRelay
+        : AdditionalRelay is not null && AdditionalRelay.Family == family ? AdditionalRelay
+        : null;
+
+    public IEnumerable<RelayedTransport> Relays => AdditionalRelay is null ? [PrimaryRelay] : [PrimaryRelay, AdditionalRelay];
+
     public long ExpiresAtMs { get; internal set; }
     public DateTimeOffset CreatedAt { get; }
     public bool IsDeleted { get; internal set; }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
@@ -141,20 +142,17 @@ public static class ConfigurationReader
 
     private static RelaySection ReadRelay(JsonElement element)
     {
-        var section = new JsonSection(element, "relay", "address", "externalAddress", "portRange");
-        var relay = new RelaySection();
-        if (section.GetString("address") is string address)
+        var section = new JsonSection(element, "relay", "address", "externalAddress", "ipv6Address", "ipv6ExternalAddress", "portRange");
+        var relay = new RelaySection
         {
-            relay = relay with { Address = ParseAddress(section, "address", address) };
-        }
-        if (section.GetString("externalAddress") is string external)
+            Address = ReadRelayAddress(section, "address", AddressFamily.InterNetwork) ?? IPAddress.Any,
+            ExternalAddress = ReadExternalAddress(section, "externalAddress", AddressFamily.InterNetwork),
+            Ipv6Address = ReadRelayAddress(section, "ipv6Address", AddressFamily.InterNetworkV6),
+            Ipv6ExternalAddress = ReadExternalAddress(section, "ipv6ExternalAddress", AddressFamily.InterNetworkV6),
+        };
+        if (relay.Ipv6ExternalAddress is not null && relay.Ipv6Address is null)
         {
-            IPAddress externalAddress = ParseAddress(section, "externalAddress", external);
-            if (externalAddress.Equals(IPAddress.Any) || externalAddress.Equals(IPAddress.IPv6Any))
-            {
-                throw section.Invalid("externalAddress", external, "the address clients reach this relay at, not 0.0.0.0");
-            }
-            relay = relay with { ExternalAddress = externalAddress };
+            throw new ConfigurationException("relay.ipv6ExternalAddress: set, but relay.ipv6Address is not: expected both, or neither");
         }
         if (section.GetString("portRange") is string range)
         {
@@ -168,12 +166,33 @@ public static class ConfigurationReader
             }
             relay = relay with { PortMin = min, PortMax = max };
         }
-        bool relayV4 = relay.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork;
-        if (relay.ExternalAddress is not null && (relay.ExternalAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork) != relayV4)
-        {
-            throw section.Invalid("externalAddress", relay.ExternalAddress.ToString(), $"an address of the same family as relay.address ({relay.Address})");
-        }
         return relay;
+    }
+
+    private static IPAddress? ReadRelayAddress(JsonSection section, string key, AddressFamily family)
+    {
+        if (section.GetString(key) is not string text)
+        {
+            return null;
+        }
+        IPAddress address = ParseAddress(section, key, text);
+        if (address.AddressFamily != family)
+        {
+            throw section.Invalid(key, text, family == AddressFamily.InterNetwork
+                ? "an IPv4 address such as \"0.0.0.0\" (IPv6 relaying goes in relay.ipv6Address)"
+                : "an IPv6 address such as \"::\"");
+        }
+        return address;
+    }
+
+    private static IPAddress? ReadExternalAddress(JsonSection section, string key, AddressFamily family)
+    {
+        IPAddress? address = ReadRelayAddress(section, key, family);
+        if (address is not null && (address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any)))
+        {
+            throw section.Invalid(key, address.ToString(), "the address clients reach this relay at, not an unspecified address");
+        }
+        return address;
     }
 
     private static AuthSection ReadAuth(JsonElement element)
@@ -258,7 +277,8 @@ public static class ConfigurationReader
     private static LimitsSection ReadLimits(JsonElement element)
     {
         var section = new JsonSection(element, "limits", "maxAllocations", "maxAllocationsPerUser", "maxPermissionsPerAllocation",
-            "maxChannelsPerAllocation", "maxLifetimeSeconds");
+            "maxChannelsPerAllocation", "maxLifetimeSeconds", "maxConnections", "maxConnectionsPerAddress", "connectionIdleSeconds",
+            "maxBufferedBytesPerConnection", "tlsHandshakeSeconds");
         var defaults = new LimitsSection();
         return new LimitsSection
         {
@@ -268,6 +288,12 @@ public static class ConfigurationReader
             MaxChannelsPerAllocation = section.GetInt32("maxChannelsPerAllocation", 1, 4096) ?? defaults.MaxChannelsPerAllocation,
             // RFC 8656 §7.2: at least the default 600 s; at most an hour is recommended.
             MaxLifetimeSeconds = section.GetInt32("maxLifetimeSeconds", 600, 86400) ?? defaults.MaxLifetimeSeconds,
+            MaxConnections = section.GetInt32("maxConnections", 1, 1_000_000) ?? defaults.MaxConnections,
+            MaxConnectionsPerAddress = section.GetInt32("maxConnectionsPerAddress", 1, 1_000_000) ?? defaults.MaxConnectionsPerAddress,
+            ConnectionIdleSeconds = section.GetInt32("connectionIdleSeconds", 1, 3600) ?? defaults.ConnectionIdleSeconds,
+            // At least one whole message of the largest size a stream can carry.
+            MaxBufferedBytesPerConnection = section.GetInt32("maxBufferedBytesPerConnection", 70_000, 64 * 1024 * 1024) ?? defaults.MaxBufferedBytesPerConnection,
+            TlsHandshakeSeconds = section.GetInt32("tlsHandshakeSeconds", 1, 120) ?? defaults.TlsHandshakeSeconds,
         };
     }
 

@@ -30,6 +30,10 @@ public sealed record RelaySection
 {
     public IPAddress Address { get; init; } = IPAddress.Any;
     public IPAddress? ExternalAddress { get; init; }
+
+    /// <summary>Where IPv6 relayed addresses are bound; null: no IPv6 relaying.</summary>
+    public IPAddress? Ipv6Address { get; init; }
+    public IPAddress? Ipv6ExternalAddress { get; init; }
     public int PortMin { get; init; } = 49152;
     public int PortMax { get; init; } = 65535;
 }
@@ -60,4 +64,16 @@ public sealed record LimitsSection
     public int MaxPermissionsPerAllocation { get; init; } = 64;
     public int MaxChannelsPerAllocation { get; init; } = 64;
     public int MaxLifetimeSeconds { get; init; } = 3600;
+
+    /// <summary>TCP and TLS: connections in total, and from one IP address.</summary>
+    public int MaxConnections { get; init; } = 1000;
+    public int MaxConnectionsPerAddress { get; init; } = 32;
+
+    /// <summary>A connection that holds no allocation and completes no message for this long is closed.</summary>
+    public int ConnectionIdleSeconds { get; init; } = 30;
+
+    /// <summary>Bytes queued towards one slow TCP/TLS client before further packets to it are dropped.</summary>
+    public int MaxBufferedBytesPerConnection { get; init; } = 256 * 1024;
+
+    public int TlsHandshakeSeconds { get; init; } = 10;
 }

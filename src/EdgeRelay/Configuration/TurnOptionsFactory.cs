@@ -11,7 +11,11 @@ public static class TurnOptionsFactory
 {
     public static TurnServerOptions Create(RelayConfiguration configuration, IReadOnlyCollection<IPAddress> localAddresses)
     {
-        IPAddress advertised = configuration.Relay.ExternalAddress ?? ChooseAdvertisedAddress(configuration.Relay.Address, localAddresses);
+        RelaySection relay = configuration.Relay;
+        IPAddress advertised = relay.ExternalAddress ?? ChooseAdvertisedAddress(relay.Address, localAddresses);
+        IPAddress? advertisedIPv6 = relay.Ipv6Address is null
+            ? null
+            : relay.Ipv6ExternalAddress ?? ChooseAdvertisedAddress(relay.Ipv6Address, localAddresses);
 
         var servicePorts = configuration.Listeners.Select(l => l.Endpoint.Port).ToList();
         if (configuration.Status is not null)
@@ -20,20 +24,25 @@ public static class TurnOptionsFactory
         }
         var ownAddresses = new List<IPAddress>(localAddresses);
         ownAddresses.AddRange(configuration.Listeners.Select(l => l.Endpoint.Address));
-        ownAddresses.Add(advertised);
         var ownRelayAddresses = new List<IPAddress> { advertised };
-        if (!IsUnspecified(configuration.Relay.Address))
+        foreach (IPAddress? address in new[] { advertisedIPv6, relay.Address, relay.Ipv6Address })
         {
-            ownRelayAddresses.Add(configuration.Relay.Address);
+            if (address is not null && !IsUnspecified(address))
+            {
+                ownRelayAddresses.Add(address);
+            }
         }
+        ownAddresses.AddRange(ownRelayAddresses);
 
         return new TurnServerOptions
         {
             Realm = configuration.Realm,
-            RelayAddress = configuration.Relay.Address,
-            AdvertisedRelayAddress = advertised,
-            RelayPortMin = configuration.Relay.PortMin,
-            RelayPortMax = configuration.Relay.PortMax,
+            RelayAddressIPv4 = relay.Address,
+            AdvertisedRelayAddressIPv4 = advertised,
+            RelayAddressIPv6 = relay.Ipv6Address,
+            AdvertisedRelayAddressIPv6 = advertisedIPv6,
+            RelayPortMin = relay.PortMin,
+            RelayPortMax = relay.PortMax,
             Users = configuration.Auth.Users,
             SharedSecrets = configuration.Auth.SharedSecrets,
             AllowAnonymous = configuration.Auth.AllowAnonymous,
@@ -51,8 +60,8 @@ public static class TurnOptionsFactory
                 ownAddresses: ownAddresses,
                 ownServicePorts: servicePorts,
                 ownRelayAddresses: ownRelayAddresses,
-                relayPortMin: configuration.Relay.PortMin,
-                relayPortMax: configuration.Relay.PortMax),
+                relayPortMin: relay.PortMin,
+                relayPortMax: relay.PortMax),
         };
     }
 

@@ -50,8 +50,8 @@ public sealed class TurnTestHost
         new()
         {
             Realm = Realm,
-            RelayAddress = RelayBindAddress,
-            AdvertisedRelayAddress = AdvertisedRelayAddress,
+            RelayAddressIPv4 = RelayBindAddress,
+            AdvertisedRelayAddressIPv4 = AdvertisedRelayAddress,
             RelayPortMin = relayPortMin,
             RelayPortMax = relayPortMax,
             Users = users ?? DefaultUsers,
