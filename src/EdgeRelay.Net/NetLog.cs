@@ -15,4 +15,16 @@ internal static partial class NetLog
 
     [LoggerMessage(EventId = 203, Level = LogLevel.Error, Message = "Relay loop failed")]
     public static partial void LoopFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 210, Level = LogLevel.Information, Message = "TLS certificate {Path} reloaded: {Subject}, valid until {NotAfter}")]
+    public static partial void CertificateReloaded(ILogger logger, string path, string subject, string notAfter);
+
+    [LoggerMessage(EventId = 211, Level = LogLevel.Warning, Message = "TLS certificate {Path} changed but cannot be loaded ({Error}); the previous one stays in service")]
+    public static partial void CertificateReloadFailed(ILogger logger, string path, string error);
+
+    [LoggerMessage(EventId = 212, Level = LogLevel.Debug, Message = "Connection from {Client} refused: {Reason}")]
+    public static partial void ConnectionRefused(ILogger logger, string client, string reason);
+
+    [LoggerMessage(EventId = 213, Level = LogLevel.Debug, Message = "Connection {FiveTuple} closed: {Reason}")]
+    public static partial void ConnectionClosed(ILogger logger, string fiveTuple, string reason);
 }

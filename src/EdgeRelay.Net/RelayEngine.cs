@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using EdgeRelay.Net.Streams;
 using EdgeRelay.Net.Udp;
 using EdgeRelay.Stun;
 using EdgeRelay.Turn;
@@ -17,15 +18,18 @@ namespace EdgeRelay.Net;
 public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
 {
     private readonly List<UdpListener> _listeners = [];
+    private readonly List<StreamListener> _streamListeners = [];
     private readonly List<Task> _loops = [];
     private readonly CancellationTokenSource _stopping = new();
-    private readonly TimeProvider _time;
+    private readonly StreamLimits _streamLimits;
     private long _sendFailures;
+    private long _refusedConnections;
 
-    public RelayEngine(TurnServerOptions options, TimeProvider time, ILoggerFactory? loggerFactory = null)
+    public RelayEngine(TurnServerOptions options, TimeProvider time, ILoggerFactory? loggerFactory = null, StreamLimits? streamLimits = null)
     {
         loggerFactory ??= NullLoggerFactory.Instance;
-        _time = time;
+        Time = time;
+        _streamLimits = streamLimits ?? new StreamLimits();
         Logger = loggerFactory.CreateLogger("EdgeRelay.Net");
         Server = new TurnServer(options, time, this, loggerFactory.CreateLogger("EdgeRelay.Turn"));
     }
@@ -33,15 +37,32 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
     public TurnServer Server { get; }
     internal object Gate { get; } = new();
     internal ILogger Logger { get; }
+    internal TimeProvider Time { get; }
 
+    /// <summary>The bound endpoints of the UDP listeners, in the order given.</summary>
     public IReadOnlyList<IPEndPoint> LocalEndPoints => _listeners.Select(l => l.LocalEndPoint).ToList();
+
+    /// <summary>The bound endpoints of the TCP and TLS listeners, in the order given.</summary>
+    public IReadOnlyList<(TransportProtocol Protocol, IPEndPoint EndPoint)> StreamEndPoints =>
+        _streamListeners.Select(l => (l.Protocol, l.LocalEndPoint)).ToList();
+
+    /// <summary>The certificates of the TLS listeners, as they are served now.</summary>
+    public IEnumerable<TlsCertificateSource> Certificates => _streamListeners.Select(l => l.Certificate).OfType<TlsCertificateSource>();
+
     public long SendFailures => Interlocked.Read(ref _sendFailures);
+    public long RefusedConnections => Interlocked.Read(ref _refusedConnections);
+    public int StreamConnectionCount => _streamListeners.Sum(l => l.ConnectionCount);
+
+    internal void CountRefusedConnection() => Interlocked.Increment(ref _refusedConnections);
+
+    /// <summary>Binds only UDP listeners (tests and the development default).</summary>
+    public void Start(IEnumerable<IPEndPoint> udpListeners) => Start(udpListeners.Select(ListenerOptions.Udp));
 
     /// <summary>
-    /// Binds every UDP listener, or none: the first that fails throws <see cref="ListenerBindException"/>
+    /// Binds every listener, or none: the first that fails throws <see cref="ListenerBindException"/>
     /// naming its endpoint, after closing the ones already bound. Then starts the loops.
     /// </summary>
-    public void Start(IEnumerable<IPEndPoint> udpListeners)
+    public void Start(IEnumerable<ListenerOptions> listeners)
     {
         foreach (IPAddress? relay in new[] { Server.Options.RelayAddressIPv4, Server.Options.RelayAddressIPv6 })
         {
@@ -52,23 +73,34 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
         }
         try
         {
-            foreach (IPEndPoint endpoint in udpListeners)
+            foreach (ListenerOptions listener in listeners)
             {
-                _listeners.Add(new UdpListener(endpoint, this));
+                if (listener.Protocol == TransportProtocol.Udp)
+                {
+                    _listeners.Add(new UdpListener(listener.Endpoint, this));
+                }
+                else
+                {
+                    _streamListeners.Add(new StreamListener(listener, this, _streamLimits));
+                }
             }
         }
         catch
         {
-            foreach (UdpListener listener in _listeners)
-            {
-                listener.Dispose();
-            }
+            _listeners.ForEach(l => l.Dispose());
+            _streamListeners.ForEach(l => l.Dispose());
             _listeners.Clear();
+            _streamListeners.Clear();
             throw;
         }
         foreach (UdpListener listener in _listeners)
         {
             NetLog.Listening(Logger, "udp", listener.LocalEndPoint.ToString());
+            _loops.Add(Task.Run(() => listener.RunAsync(_stopping.Token)));
+        }
+        foreach (StreamListener listener in _streamListeners)
+        {
+            NetLog.Listening(Logger, listener.Protocol == TransportProtocol.Tls ? "tls" : "tcp", listener.LocalEndPoint.ToString());
             _loops.Add(Task.Run(() => listener.RunAsync(_stopping.Token)));
         }
         _loops.Add(Task.Run(TickAsync));
@@ -90,7 +122,7 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
 
     private async Task TickAsync()
     {
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), _time);
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), Time);
         try
         {
             while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
@@ -98,6 +130,10 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
                 lock (Gate)
                 {
                     Server.Tick();
+                }
+                foreach (StreamListener listener in _streamListeners)
+                {
+                    listener.CloseIdleConnections();
                 }
             }
         }
@@ -113,7 +149,7 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
     }
 
     /// <summary>Carries out what the core asked for. Errors of a single send are counted, never thrown.</summary>
-    internal void Execute(in TurnAction action, byte[] packet, ReadOnlySpan<byte> response, ScratchAddresses scratch)
+    internal void Execute(in TurnAction action, ReadOnlySpan<byte> packet, ReadOnlySpan<byte> response, ScratchAddresses scratch)
     {
         if (action.Kind == TurnActionKind.None)
         {
@@ -151,6 +187,10 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
         }
         _stopping.Cancel();
         foreach (UdpListener listener in _listeners)
+        {
+            listener.Dispose();
+        }
+        foreach (StreamListener listener in _streamListeners)
         {
             listener.Dispose();
         }

@@ -36,6 +36,14 @@ public enum StunAttributeType : ushort
     AdditionalAddressFamily = 0x8000,
     AddressErrorCode = 0x8001,
     Icmp = 0x8004,
+
+    /// <summary>
+    /// ADDITIONAL-ADDRESS-FAMILY and ADDRESS-ERROR-CODE as the dual-allocation draft numbered them
+    /// (draft-ietf-tram-turn-ipv6, "SSODA"), before RFC 8656 assigned 0x8000 and 0x8001. coturn's clients
+    /// still send these.
+    /// </summary>
+    AdditionalAddressFamilyDraft = 0x8032,
+    AddressErrorCodeDraft = 0x8033,
 }
 
 public static class StunAttributeTypes

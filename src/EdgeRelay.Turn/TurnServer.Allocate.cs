@@ -46,6 +46,10 @@ public sealed partial class TurnServer
         bool hasEvenPort = request.TryGetAttribute(StunAttributeType.EvenPort, out ReadOnlySpan<byte> evenPort);
         bool hasRequestedFamily = request.TryGetAttribute(StunAttributeType.RequestedAddressFamily, out ReadOnlySpan<byte> requestedFamily);
         bool hasAdditionalFamily = request.TryGetAttribute(StunAttributeType.AdditionalAddressFamily, out ReadOnlySpan<byte> additionalFamily);
+        // A client of the pre-RFC draft numbering is answered in that numbering.
+        bool draftNumbering = !hasAdditionalFamily
+                              && request.TryGetAttribute(StunAttributeType.AdditionalAddressFamilyDraft, out additionalFamily);
+        hasAdditionalFamily |= draftNumbering;
 
         // Step 5: RESERVATION-TOKEN stands alone.
         if (hasToken && (hasEvenPort || hasRequestedFamily || hasAdditionalFamily || token.Length != 8))
@@ -166,7 +170,8 @@ public sealed partial class TurnServer
         {
             // ADDRESS-ERROR-CODE (RFC 8656 §18.12): the family, then the code as ERROR-CODE writes it.
             string reason = StunErrorCode.GetReasonPhrase(additionalError);
-            Span<byte> value = writer.AddAttribute(StunAttributeType.AddressErrorCode, 4 + reason.Length);
+            Span<byte> value = writer.AddAttribute(
+                draftNumbering ? StunAttributeType.AddressErrorCodeDraft : StunAttributeType.AddressErrorCode, 4 + reason.Length);
             StunErrorCodeCodec.Encode(value, additionalError, reason);
             value[0] = (byte)StunAddressFamily.IPv6;
         }

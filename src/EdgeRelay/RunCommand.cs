@@ -19,7 +19,6 @@ internal static class RunCommand
             configuration = configPath is null
                 ? DevelopmentDefaults.Create(out developmentPassword)
                 : ConfigurationReader.ReadFile(configPath);
-            CheckSupported(configuration);
         }
         catch (ConfigurationException e)
         {
@@ -46,10 +45,10 @@ internal static class RunCommand
 
         ILoggerFactory loggerFactory = host.Services.GetRequiredService<ILoggerFactory>();
         ILogger logger = loggerFactory.CreateLogger("EdgeRelay");
-        var engine = new RelayEngine(turnOptions, TimeProvider.System, loggerFactory);
+        var engine = new RelayEngine(turnOptions, TimeProvider.System, loggerFactory, TurnOptionsFactory.CreateStreamLimits(configuration));
         try
         {
-            engine.Start(configuration.Listeners.Where(l => l.Transport == ListenerTransport.Udp).Select(l => l.Endpoint));
+            engine.Start(TurnOptionsFactory.CreateListeners(configuration));
         }
         catch (ListenerBindException e)
         {
@@ -69,33 +68,11 @@ internal static class RunCommand
         ProgramLog.Started(logger, ThisAssembly.Version, string.Join(" and ", new[] { turnOptions.AdvertisedRelayAddressIPv4, turnOptions.AdvertisedRelayAddressIPv6 }.OfType<IPAddress>()));
         if (developmentPassword is not null)
         {
-            PrintDevelopmentHelp(stdout, turnOptions.AdvertisedRelayAddressIPv4!, engine.LocalEndPoints[0].Port, developmentPassword);
+            PrintDevelopmentHelp(stdout, turnOptions.AdvertisedRelayAddressIPv4!, configuration.Listeners[0].Endpoint.Port, developmentPassword);
         }
 
         host.Run();
         return ExitCodes.Success;
-    }
-
-    /// <summary>TCP and TLS listeners arrive with the transports work; until then they are refused, not ignored.</summary>
-    private static void CheckSupported(RelayConfiguration configuration)
-    {
-        for (int i = 0; i < configuration.Listeners.Count; i++)
-        {
-            ListenerConfiguration listener = configuration.Listeners[i];
-            if (listener.Transport != ListenerTransport.Udp)
-            {
-                throw new ConfigurationException(
-                    $"listeners[{i}].transport: \"{listener.Transport.ToString().ToLowerInvariant()}\" is not supported by this build yet: expected \"udp\"");
-            }
-            if (listener.Endpoint.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
-            {
-                throw new ConfigurationException($"listeners[{i}].endpoint: \"{listener.Endpoint}\" is IPv6, not supported by this build yet: expected an IPv4 endpoint");
-            }
-        }
-        if (configuration.Relay.Address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
-        {
-            throw new ConfigurationException($"relay.address: \"{configuration.Relay.Address}\" is IPv6, not supported by this build yet: expected an IPv4 address");
-        }
     }
 
     private static void PrintDevelopmentHelp(TextWriter stdout, IPAddress advertised, int port, string password)

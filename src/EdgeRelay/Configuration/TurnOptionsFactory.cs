@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
+using EdgeRelay.Net;
+using EdgeRelay.Net.Streams;
 using EdgeRelay.Turn;
 using EdgeRelay.Turn.Policy;
 
@@ -64,6 +66,25 @@ public static class TurnOptionsFactory
                 relayPortMax: relay.PortMax),
         };
     }
+
+    public static IReadOnlyList<ListenerOptions> CreateListeners(RelayConfiguration configuration) =>
+        configuration.Listeners.Select(l => new ListenerOptions(
+            l.Transport switch
+            {
+                ListenerTransport.Tcp => TransportProtocol.Tcp,
+                ListenerTransport.Tls => TransportProtocol.Tls,
+                _ => TransportProtocol.Udp,
+            },
+            l.Endpoint, l.Certificate, l.PrivateKey)).ToList();
+
+    public static StreamLimits CreateStreamLimits(RelayConfiguration configuration) => new()
+    {
+        MaxConnections = configuration.Limits.MaxConnections,
+        MaxConnectionsPerAddress = configuration.Limits.MaxConnectionsPerAddress,
+        IdleTimeout = TimeSpan.FromSeconds(configuration.Limits.ConnectionIdleSeconds),
+        MaxBufferedBytes = configuration.Limits.MaxBufferedBytesPerConnection,
+        TlsHandshakeTimeout = TimeSpan.FromSeconds(configuration.Limits.TlsHandshakeSeconds),
+    };
 
     /// <summary>
     /// With relay.address unspecified and no externalAddress, the relayed address advertised is this
