@@ -18,10 +18,10 @@ public static partial class Coturn
     }
 
     /// <summary>turnutils_peer, the echo peer of turnutils_uclient, on a loopback port of its own.</summary>
-    public static (ExternalProcess Process, int Port) StartPeer()
+    public static (ExternalProcess Process, int Port) StartPeer(string address = "127.0.0.1")
     {
         int port = Ports.FreeUdpPort();
-        var peer = ExternalProcess.Start(Tool("turnutils_peer"), "-L", "127.0.0.1", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var peer = ExternalProcess.Start(Tool("turnutils_peer"), "-L", address, "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture));
         // It prints nothing when ready; a short pause lets it bind before the client sends.
         Thread.Sleep(300);
         return (peer, port);

@@ -5,12 +5,38 @@ namespace EdgeRelay.Tests.Support;
 
 public static class Ports
 {
-    /// <summary>A UDP port on loopback that was free a moment ago, for programs that want a number.</summary>
+    /// <summary>
+    /// A port on loopback that was free a moment ago for UDP and TCP alike, on 127.0.0.1 and ::1, for
+    /// programs that want a number.
+    /// </summary>
     public static int FreeUdpPort()
     {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
+        while (true)
+        {
+            using var udp = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            udp.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            int port = ((IPEndPoint)udp.LocalEndPoint!).Port;
+            if (IsFree(SocketType.Stream, ProtocolType.Tcp, IPAddress.Loopback, port)
+                && IsFree(SocketType.Stream, ProtocolType.Tcp, IPAddress.IPv6Loopback, port)
+                && IsFree(SocketType.Dgram, ProtocolType.Udp, IPAddress.IPv6Loopback, port))
+            {
+                return port;
+            }
+        }
+    }
+
+    private static bool IsFree(SocketType type, ProtocolType protocol, IPAddress address, int port)
+    {
+        using var socket = new Socket(address.AddressFamily, type, protocol);
+        try
+        {
+            socket.Bind(new IPEndPoint(address, port));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
     }
 
     private static int _nextRange = 40000 + Environment.ProcessId % 50 * 100;

@@ -6,8 +6,9 @@ using Microsoft.Extensions.Logging;
 namespace EdgeRelay.Tests.Support;
 
 /// <summary>
-/// The real relay (configuration → options → engine → sockets), in this process on loopback, on an
-/// listener port that was free and a relay port range of its own.
+/// The real relay (configuration → options → engine → sockets), in this process on loopback, on a
+/// listener port that was free and a relay port range of its own. By default one UDP listener on
+/// 127.0.0.1; <see cref="StartWith"/> takes any listeners.
 /// </summary>
 public sealed class RunningRelay : IAsyncDisposable
 {
@@ -24,17 +25,22 @@ public sealed class RunningRelay : IAsyncDisposable
 
     public RelayEngine Engine { get; }
     public RelayConfiguration Configuration { get; }
-    public int Port => Engine.LocalEndPoints[0].Port;
+    public int Port => Configuration.Listeners[0].Endpoint.Port;
     public string PortText => Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-    public static RunningRelay Start(bool allowLoopback, Func<RelayConfiguration, RelayConfiguration>? customize = null)
+    public static RunningRelay Start(bool allowLoopback, Func<RelayConfiguration, RelayConfiguration>? customize = null) =>
+        StartWith([new ListenerConfiguration(ListenerTransport.Udp, new IPEndPoint(IPAddress.Loopback, Ports.FreeUdpPort()), null, null)],
+            allowLoopback, customize);
+
+    public static RunningRelay StartWith(IReadOnlyList<ListenerConfiguration> listeners, bool allowLoopback,
+        Func<RelayConfiguration, RelayConfiguration>? customize = null)
     {
         (int first, int last) = Ports.RelayRange();
         var configuration = new RelayConfiguration
         {
             Realm = Realm,
-            Listeners = [new ListenerConfiguration(ListenerTransport.Udp, new IPEndPoint(IPAddress.Loopback, Ports.FreeUdpPort()), null, null)],
-            Relay = new RelaySection { Address = IPAddress.Loopback, PortMin = first, PortMax = last },
+            Listeners = listeners,
+            Relay = new RelaySection { Address = IPAddress.Loopback, Ipv6Address = IPAddress.IPv6Loopback, PortMin = first, PortMax = last },
             Auth = new AuthSection
             {
                 Users = new Dictionary<string, string> { [User] = Password },
@@ -43,9 +49,10 @@ public sealed class RunningRelay : IAsyncDisposable
             Peers = new PeersSection { AllowLoopback = allowLoopback },
         };
         configuration = customize?.Invoke(configuration) ?? configuration;
-        var options = TurnOptionsFactory.Create(configuration, [IPAddress.Loopback]);
-        var engine = new RelayEngine(options, TimeProvider.System, LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Warning)));
-        engine.Start(configuration.Listeners.Select(l => l.Endpoint));
+        var options = TurnOptionsFactory.Create(configuration, [IPAddress.Loopback, IPAddress.IPv6Loopback]);
+        var engine = new RelayEngine(options, TimeProvider.System, LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Warning)),
+            TurnOptionsFactory.CreateStreamLimits(configuration));
+        engine.Start(TurnOptionsFactory.CreateListeners(configuration));
         return new RunningRelay(engine, configuration);
     }
 
