@@ -54,7 +54,7 @@ public sealed partial class TurnServer
             Counters.QuotaRejections++;
             return WriteError(response, request, StunErrorCode.InsufficientCapacity, auth);
         }
-        Permission permission = allocation.InstallOrRefreshPermission(peer, now + Lifetime(_options.PermissionLifetime));
+        Permission permission = allocation.InstallOrRefreshPermission(peer, now + Lifetime(_options.PermissionLifetime), _options.PeerPolicy.GetPortRestriction(peer));
         if (newPermission)
         {
             Counters.PermissionsCreated++;

@@ -60,7 +60,7 @@ public sealed partial class TurnServer
             if (attribute.Type == (ushort)StunAttributeType.XorPeerAddress
                 && StunAddressCodec.TryDecodeXor(attribute.Value, request.TransactionIdBytes, out TransportAddress peer))
             {
-                allocation.InstallOrRefreshPermission(peer, expiresAt);
+                allocation.InstallOrRefreshPermission(peer, expiresAt, _options.PeerPolicy.GetPortRestriction(peer));
             }
         }
         Counters.PermissionsCreated += newPeers;

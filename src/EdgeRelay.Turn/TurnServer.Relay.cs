@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using EdgeRelay.Stun;
 using EdgeRelay.Turn.Allocations;
+using EdgeRelay.Turn.Policy;
 
 namespace EdgeRelay.Turn;
 
@@ -65,6 +66,12 @@ public sealed partial class TurnServer
         if (permission is null || !permission.IsValid(now) || !allocation.IsAlive(now) || relay is null)
         {
             Counters.DroppedNoPermission++;
+            return TurnAction.None;
+        }
+        if (permission.PortRestriction != PortRestriction.None && !_options.PeerPolicy.IsPortAllowed(permission.PortRestriction, peer.Port))
+        {
+            // A permission is per IP address; on the relay's own address only its relay ports are peers.
+            Counters.CountPeerRefusal(PeerDecision.RefusedOwnService);
             return TurnAction.None;
         }
         CountToPeer(allocation, data.Length);

@@ -1,4 +1,5 @@
 using EdgeRelay.Stun;
+using EdgeRelay.Turn.Policy;
 
 namespace EdgeRelay.Turn.Allocations;
 
@@ -73,7 +74,7 @@ public sealed class Allocation
     internal Permission? FindPermission(in TransportAddress peer) =>
         _permissions.TryGetValue(peer.WithPort(0), out Permission? permission) ? permission : null;
 
-    internal Permission InstallOrRefreshPermission(in TransportAddress peer, long expiresAtMs)
+    internal Permission InstallOrRefreshPermission(in TransportAddress peer, long expiresAtMs, PortRestriction portRestriction)
     {
         TransportAddress key = peer.WithPort(0);
         if (_permissions.TryGetValue(key, out Permission? permission))
@@ -81,7 +82,7 @@ public sealed class Allocation
             permission.ExpiresAtMs = expiresAtMs;
             return permission;
         }
-        permission = new Permission(key, expiresAtMs);
+        permission = new Permission(key, expiresAtMs, portRestriction);
         _permissions.Add(key, permission);
         return permission;
     }

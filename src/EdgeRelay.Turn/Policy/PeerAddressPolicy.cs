@@ -90,6 +90,34 @@ public sealed class PeerAddressPolicy
         return PeerDecision.Allowed;
     }
 
+    /// <summary>
+    /// Which ports of a permitted IP address may be sent to. A permission covers a whole IP address
+    /// (RFC 8656 §9), so one granted for the relay's own address, or for loopback, must not let a Send
+    /// indication reach the relay's listeners or status page on another port (coturn CVE-2020-26262).
+    /// </summary>
+    public PortRestriction GetPortRestriction(in TransportAddress peer)
+    {
+        IPAddress address = Normalize(peer.ToIPAddress());
+        bool openedByConfiguration = Matches(_allow, address) || (_allowLoopback && IPAddress.IsLoopback(address));
+        if (_ownRelayAddresses.Contains(address) && !openedByConfiguration)
+        {
+            return PortRestriction.RelayPortsOnly;
+        }
+        if (IPAddress.IsLoopback(address) || _ownAddresses.Contains(address) || _ownRelayAddresses.Contains(address))
+        {
+            return PortRestriction.NotOwnServices;
+        }
+        return PortRestriction.None;
+    }
+
+    /// <summary>Checks a port against a restriction without allocating: it runs for every Send indication that has one.</summary>
+    public bool IsPortAllowed(PortRestriction restriction, int port) => restriction switch
+    {
+        PortRestriction.None => true,
+        PortRestriction.NotOwnServices => !_ownServicePorts.Contains(port),
+        _ => !_ownServicePorts.Contains(port) && port >= _relayPortMin && port <= _relayPortMax,
+    };
+
     /// <summary>True for an address outside every special-purpose block, in every spelling.</summary>
     public static bool IsGloballyReachable(IPAddress address)
     {

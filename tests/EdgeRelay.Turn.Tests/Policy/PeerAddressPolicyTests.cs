@@ -247,6 +247,41 @@ public sealed class PeerAddressPolicyTests
     }
 
     [Fact]
+    public void A_permission_for_the_relays_own_address_does_not_let_send_indications_reach_its_services()
+    {
+        var policy = new PeerAddressPolicy(ownRelayAddresses: [TurnTestHost.AdvertisedRelayAddress], relayPortMin: 49152, relayPortMax: 65535,
+            ownServicePorts: [3478, 8080]);
+        var host = new TurnTestHost(TurnTestHost.CreateOptions(peerPolicy: policy));
+        TurnTestClient alice = host.Client("alice", clientPort: 40000);
+        TurnTestClient bob = host.Client("bob", clientPort: 40001);
+        Allocation bobs = bob.AllocateOrFail();
+        alice.AllocateOrFail();
+        Assert.True(alice.CreatePermission(bobs.RelayedAddress).IsSuccess);
+
+        // The permission covers the whole address (RFC 8656 §9), but only relay ports are peers there.
+        Assert.Equal(TurnActionKind.SendToPeer, alice.Handle(TurnTestClient.SendIndication(bobs.RelayedAddress, [1, 2, 3]), out _).Kind);
+        foreach (int port in new[] { 3478, 8080, 22, 49151 })
+        {
+            TransportAddress service = TransportAddress.FromIPAddress(TurnTestHost.AdvertisedRelayAddress, port);
+            Assert.Equal(TurnActionKind.None, alice.Handle(TurnTestClient.SendIndication(service, [1, 2, 3]), out _).Kind);
+        }
+        Assert.Equal(4, host.Server.Counters.GetPeerRefusals(PeerDecision.RefusedOwnService));
+    }
+
+    [Fact]
+    public void With_loopback_allowed_send_indications_still_never_reach_the_relays_own_ports()
+    {
+        var policy = new PeerAddressPolicy(allowLoopback: true, ownServicePorts: [3478]);
+        var host = new TurnTestHost(TurnTestHost.CreateOptions(peerPolicy: policy));
+        TurnTestClient alice = host.Client("alice");
+        alice.AllocateOrFail();
+        Assert.True(alice.CreatePermission(TurnTestHost.Address("127.0.0.1", 5000)).IsSuccess);
+
+        Assert.Equal(TurnActionKind.SendToPeer, alice.Handle(TurnTestClient.SendIndication(TurnTestHost.Address("127.0.0.1", 5000), [1]), out _).Kind);
+        Assert.Equal(TurnActionKind.None, alice.Handle(TurnTestClient.SendIndication(TurnTestHost.Address("127.0.0.1", 3478), [1]), out _).Kind);
+    }
+
+    [Fact]
     public void Globally_reachable_check_reads_the_ipv4_inside_ipv6_spellings()
     {
         Assert.Equal(IPAddress.Parse("10.0.0.1"), PeerAddressPolicy.GetEmbeddedIPv4(IPAddress.Parse("64:ff9b::a00:1")));
