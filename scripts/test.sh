@@ -13,16 +13,20 @@ log() { echo "test.sh: $*" >&2; }
 # --- what the tests run besides our code -------------------------------------------------------
 # coturn: its client tools (turnutils_uclient, turnutils_peer, turnutils_stunclient) are the
 # third-party clients the interop tests drive. Only the tools are used; its server is never started.
+# chromium: Debian's browser for tests/EdgeRelay.Browser.Tests. Playwright for .NET drives
+# /usr/bin/chromium; its NuGet package carries its own driver, and its browser download is never used.
 need=()
 for tool in turnutils_uclient turnutils_peer turnutils_stunclient; do
-    command -v "$tool" >/dev/null 2>&1 || need+=(coturn)
+    command -v "$tool" >/dev/null 2>&1 || { need+=(coturn); break; }
 done
+[[ -x /usr/bin/chromium ]] || need+=(chromium)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [[ ${#need[@]} -gt 0 ]]; then
     SUDO=""
     [[ $(id -u) -eq 0 ]] || SUDO="sudo"
-    log "installing: coturn"
+    log "installing: ${need[*]}"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends coturn >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
 # --- the shipped binary: both targets must publish without a trim/AOT warning ----------------------

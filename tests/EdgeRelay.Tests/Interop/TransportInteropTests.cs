@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Net;
-using EdgeRelay.Configuration;
 using EdgeRelay.Tests.Support;
 
 namespace EdgeRelay.Tests.Interop;
@@ -14,21 +12,7 @@ public sealed class TransportInteropTests : IDisposable
     private const int Messages = 40;
     private readonly string _directory = Directory.CreateTempSubdirectory("edgerelay-transports-").FullName;
 
-    private RunningRelay StartRelay()
-    {
-        int port = Ports.FreeUdpPort();
-        int tlsPort = Ports.FreeUdpPort();
-        string certificate = Path.Combine(_directory, "tls.crt");
-        string key = Path.Combine(_directory, "tls.key");
-        TestCertificates.WritePem(certificate, key, "edgerelay-test");
-        return RunningRelay.StartWith(
-        [
-            new ListenerConfiguration(ListenerTransport.Udp, new IPEndPoint(IPAddress.Loopback, port), null, null),
-            new ListenerConfiguration(ListenerTransport.Tcp, new IPEndPoint(IPAddress.Loopback, port), null, null),
-            new ListenerConfiguration(ListenerTransport.Tls, new IPEndPoint(IPAddress.Loopback, tlsPort), certificate, key),
-            new ListenerConfiguration(ListenerTransport.Udp, new IPEndPoint(IPAddress.IPv6Loopback, port), null, null),
-        ], allowLoopback: true);
-    }
+    private RunningRelay StartRelay() => RunningRelay.StartAllTransports(_directory, allowLoopback: true);
 
     private static string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
 

@@ -32,6 +32,26 @@ public sealed class RunningRelay : IAsyncDisposable
         StartWith([new ListenerConfiguration(ListenerTransport.Udp, new IPEndPoint(IPAddress.Loopback, Ports.FreeUdpPort()), null, null)],
             allowLoopback, customize);
 
+    /// <summary>
+    /// UDP and TCP on one port of 127.0.0.1, TLS on another (with a fresh self-signed certificate written
+    /// into <paramref name="certificateDirectory"/>), and UDP on the first port of ::1.
+    /// </summary>
+    public static RunningRelay StartAllTransports(string certificateDirectory, bool allowLoopback)
+    {
+        int port = Ports.FreeUdpPort();
+        int tlsPort = Ports.FreeUdpPort();
+        string certificate = Path.Combine(certificateDirectory, "tls.crt");
+        string key = Path.Combine(certificateDirectory, "tls.key");
+        TestCertificates.WritePem(certificate, key, "edgerelay-test");
+        return StartWith(
+        [
+            new ListenerConfiguration(ListenerTransport.Udp, new IPEndPoint(IPAddress.Loopback, port), null, null),
+            new ListenerConfiguration(ListenerTransport.Tcp, new IPEndPoint(IPAddress.Loopback, port), null, null),
+            new ListenerConfiguration(ListenerTransport.Tls, new IPEndPoint(IPAddress.Loopback, tlsPort), certificate, key),
+            new ListenerConfiguration(ListenerTransport.Udp, new IPEndPoint(IPAddress.IPv6Loopback, port), null, null),
+        ], allowLoopback);
+    }
+
     public static RunningRelay StartWith(IReadOnlyList<ListenerConfiguration> listeners, bool allowLoopback,
         Func<RelayConfiguration, RelayConfiguration>? customize = null)
     {
