@@ -35,8 +35,10 @@ public static class StreamFramer
         switch (buffered[0] & 0xC0)
         {
             case 0x00:
-                // RFC 8489 §5: the length counts 4-byte aligned attributes.
-                if ((length & 3) != 0)
+                // RFC 8489 §5: the length counts 4-byte aligned attributes, and the magic cookie follows it.
+                // A TLS ClientHello or anything else that starts 0b00 fails here, not after a long wait.
+                if ((length & 3) != 0
+                    || (buffered.Length >= 8 && BinaryPrimitives.ReadUInt32BigEndian(buffered[4..]) != StunConstants.MagicCookie))
                 {
                     return FrameStatus.Invalid;
                 }
