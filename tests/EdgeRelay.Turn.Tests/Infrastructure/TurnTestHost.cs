@@ -46,12 +46,15 @@ public sealed class TurnTestHost
         IReadOnlyDictionary<string, string>? users = null,
         IReadOnlyList<string>? sharedSecrets = null,
         PeerAddressPolicy? peerPolicy = null,
-        TimeSpan? nonceLifetime = null) =>
+        TimeSpan? nonceLifetime = null,
+        IPAddress? relayAddressIPv6 = null,
+        bool relayIPv4 = true) =>
         new()
         {
             Realm = Realm,
-            RelayAddressIPv4 = RelayBindAddress,
-            AdvertisedRelayAddressIPv4 = AdvertisedRelayAddress,
+            RelayAddressIPv4 = relayIPv4 ? RelayBindAddress : null,
+            AdvertisedRelayAddressIPv4 = relayIPv4 ? AdvertisedRelayAddress : null,
+            RelayAddressIPv6 = relayAddressIPv6,
             RelayPortMin = relayPortMin,
             RelayPortMax = relayPortMax,
             Users = users ?? DefaultUsers,
