@@ -24,6 +24,7 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
     private readonly StreamLimits _streamLimits;
     private long _sendFailures;
     private long _refusedConnections;
+    private int _streamConnections;
 
     public RelayEngine(TurnServerOptions options, TimeProvider time, ILoggerFactory? loggerFactory = null, StreamLimits? streamLimits = null)
     {
@@ -51,9 +52,21 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
 
     public long SendFailures => Interlocked.Read(ref _sendFailures);
     public long RefusedConnections => Interlocked.Read(ref _refusedConnections);
-    public int StreamConnectionCount => _streamListeners.Sum(l => l.ConnectionCount);
+    public int StreamConnectionCount => Volatile.Read(ref _streamConnections);
 
     internal void CountRefusedConnection() => Interlocked.Increment(ref _refusedConnections);
+
+    internal bool TryAddStreamConnection(int limit)
+    {
+        if (Interlocked.Increment(ref _streamConnections) <= limit)
+        {
+            return true;
+        }
+        Interlocked.Decrement(ref _streamConnections);
+        return false;
+    }
+
+    internal void RemoveStreamConnection() => Interlocked.Decrement(ref _streamConnections);
 
     /// <summary>Binds only UDP listeners (tests and the development default).</summary>
     public void Start(IEnumerable<IPEndPoint> udpListeners) => Start(udpListeners.Select(ListenerOptions.Udp));

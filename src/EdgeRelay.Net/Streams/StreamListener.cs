@@ -60,17 +60,6 @@ internal sealed class StreamListener : IDisposable
     public TransportProtocol Protocol => _protocol;
     public TlsCertificateSource? Certificate => _tls;
 
-    public int ConnectionCount
-    {
-        get
-        {
-            lock (_connections)
-            {
-                return _connections.Count;
-            }
-        }
-    }
-
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         while (!cancellationToken.IsCancellationRequested)
@@ -114,14 +103,15 @@ internal sealed class StreamListener : IDisposable
     {
         lock (_connections)
         {
-            if (_engine.StreamConnectionCount >= _limits.MaxConnections)
-            {
-                return $"{_limits.MaxConnections} connections open (limits.maxConnections)";
-            }
             _perAddress.TryGetValue(address, out int count);
             if (count >= _limits.MaxConnectionsPerAddress)
             {
                 return $"{count} connections open from {address} (limits.maxConnectionsPerAddress)";
+            }
+            // The total spans every listener: counted by the engine, without taking another listener's lock.
+            if (!_engine.TryAddStreamConnection(_limits.MaxConnections))
+            {
+                return $"{_limits.MaxConnections} connections open (limits.maxConnections)";
             }
             _perAddress[address] = count + 1;
             return null;
@@ -136,6 +126,7 @@ internal sealed class StreamListener : IDisposable
             {
                 return;
             }
+            _engine.RemoveStreamConnection();
             IPAddress address = connection.FiveTuple.Client.ToIPAddress();
             if (_perAddress.TryGetValue(address, out int count))
             {

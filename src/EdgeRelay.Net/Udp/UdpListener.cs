@@ -34,9 +34,12 @@ internal sealed class UdpListener : IClientSender, IDisposable
         catch (SocketException e)
         {
             _socket.Dispose();
-            throw new ListenerBindException(e.SocketErrorCode == SocketError.AddressAlreadyInUse
-                ? $"cannot listen on udp {endpoint}: port {endpoint.Port} is already in use"
-                : $"cannot listen on udp {endpoint}: {e.Message}", e);
+            throw new ListenerBindException(e.SocketErrorCode switch
+            {
+                SocketError.AddressAlreadyInUse => $"cannot listen on udp {endpoint}: port {endpoint.Port} is already in use",
+                SocketError.AccessDenied => $"cannot listen on udp {endpoint}: port {endpoint.Port} needs CAP_NET_BIND_SERVICE",
+                _ => $"cannot listen on udp {endpoint}: {e.Message}",
+            }, e);
         }
         LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
         _localAddress = TransportAddress.FromIPEndPoint(LocalEndPoint);
