@@ -25,6 +25,7 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
     private long _sendFailures;
     private long _refusedConnections;
     private int _streamConnections;
+    private long _bytesDroppedToSlowClients;
 
     public RelayEngine(TurnServerOptions options, TimeProvider time, ILoggerFactory? loggerFactory = null, StreamLimits? streamLimits = null)
     {
@@ -55,6 +56,11 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
     public int StreamConnectionCount => Volatile.Read(ref _streamConnections);
 
     internal void CountRefusedConnection() => Interlocked.Increment(ref _refusedConnections);
+
+    /// <summary>Bytes not queued for TCP and TLS clients that read too slowly (limits.maxBufferedBytesPerConnection).</summary>
+    public long BytesDroppedToSlowClients => Interlocked.Read(ref _bytesDroppedToSlowClients);
+
+    internal void CountDroppedToSlowClient(int bytes) => Interlocked.Add(ref _bytesDroppedToSlowClients, bytes);
 
     internal bool TryAddStreamConnection(int limit)
     {

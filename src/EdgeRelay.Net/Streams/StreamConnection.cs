@@ -41,7 +41,6 @@ internal sealed class StreamConnection : IClientSender
     }
 
     public FiveTuple FiveTuple { get; }
-    public long DroppedBytes { get; private set; }
 
     /// <summary>True once no message arrived for the idle timeout; the tick closes it if it holds no allocation.</summary>
     public bool IsIdle => _engine.Time.GetElapsedTime(Interlocked.Read(ref _lastMessageTimestamp)) > _limits.IdleTimeout;
@@ -145,7 +144,7 @@ internal sealed class StreamConnection : IClientSender
         {
             if (_closed.IsCancellationRequested || _pendingLength + data.Length > _limits.MaxBufferedBytes)
             {
-                DroppedBytes += data.Length;
+                _engine.CountDroppedToSlowClient(data.Length);
                 return;
             }
             if (_pendingLength + data.Length > _pending.Length)
