@@ -38,7 +38,8 @@ public sealed class TwoPeersThroughTheRelayTests(Chromium chromium, ITestOutputH
     public async Task Chromium_connects_two_peers_only_through_the_relay_and_echoes_messages_over_a_data_channel(string turnUrl, string relayProtocol)
     {
         // The default peer policy: the two relayed addresses are the relay's own, which it allows.
-        string certificates = Directory.CreateTempSubdirectory("edgerelay-browser-").FullName;
+        // Next to the screenshots, written anew by every run.
+        string certificates = Directory.CreateDirectory(Path.Combine(AppContext.BaseDirectory, "browser-interop", TurnUrl.Slug(turnUrl))).FullName;
         await using RunningRelay relay = RunningRelay.StartAllTransports(certificates, allowLoopback: false);
         using StaticPageServer server = StaticPageServer.Start();
         string url = TurnUrl.Resolve(turnUrl, relay);
