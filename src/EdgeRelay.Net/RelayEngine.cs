@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using EdgeRelay.Net.Linux;
 using EdgeRelay.Net.Streams;
 using EdgeRelay.Net.Udp;
 using EdgeRelay.Stun;
@@ -18,6 +19,10 @@ namespace EdgeRelay.Net;
 public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
 {
     private readonly List<UdpListener> _listeners = [];
+    private readonly List<EpollLoop> _eventLoops = [];
+    private readonly List<BatchedUdpListener> _batchedListeners = [];
+    private readonly int _loopCount;
+    private int _nextLoop;
     private readonly List<StreamListener> _streamListeners = [];
     private readonly List<Task> _loops = [];
     private readonly CancellationTokenSource _stopping = new();
@@ -27,10 +32,13 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
     private int _streamConnections;
     private long _bytesDroppedToSlowClients;
 
-    public RelayEngine(TurnServerOptions options, TimeProvider time, ILoggerFactory? loggerFactory = null, StreamLimits? streamLimits = null)
+    public RelayEngine(TurnServerOptions options, TimeProvider time, ILoggerFactory? loggerFactory = null, StreamLimits? streamLimits = null,
+        SocketBackend backend = SocketBackend.Auto, int loops = 0)
     {
         loggerFactory ??= NullLoggerFactory.Instance;
         Time = time;
+        Backend = backend == SocketBackend.Auto ? (OperatingSystem.IsLinux() ? SocketBackend.Batched : SocketBackend.Portable) : backend;
+        _loopCount = loops > 0 ? loops : Environment.ProcessorCount;
         _streamLimits = streamLimits ?? new StreamLimits();
         Logger = loggerFactory.CreateLogger("EdgeRelay.Net");
         Server = new TurnServer(options, time, this, loggerFactory.CreateLogger("EdgeRelay.Turn"));
@@ -41,8 +49,12 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
     internal ILogger Logger { get; }
     internal TimeProvider Time { get; }
 
+    public SocketBackend Backend { get; }
+
     /// <summary>The bound endpoints of the UDP listeners, in the order given.</summary>
-    public IReadOnlyList<IPEndPoint> LocalEndPoints => _listeners.Select(l => l.LocalEndPoint).ToList();
+    public IReadOnlyList<IPEndPoint> LocalEndPoints => Backend == SocketBackend.Batched
+        ? _batchedListeners.Where((_, i) => i % _loopCount == 0).Select(l => l.LocalEndPoint).ToList()
+        : _listeners.Select(l => l.LocalEndPoint).ToList();
 
     /// <summary>The bound endpoints of the TCP and TLS listeners, in the order given.</summary>
     public IReadOnlyList<(TransportProtocol Protocol, IPEndPoint EndPoint)> StreamEndPoints =>
@@ -92,9 +104,28 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
         }
         try
         {
+            if (Backend == SocketBackend.Batched)
+            {
+                for (int i = 0; i < _loopCount; i++)
+                {
+                    _eventLoops.Add(new EpollLoop(this, i));
+                }
+            }
             foreach (ListenerOptions listener in listeners)
             {
-                if (listener.Protocol == TransportProtocol.Udp)
+                if (listener.Protocol == TransportProtocol.Udp && Backend == SocketBackend.Batched)
+                {
+                    // One socket per loop on the same endpoint (SO_REUSEPORT); the first fixes the port.
+                    IPEndPoint endpoint = listener.Endpoint;
+                    foreach (EpollLoop loop in _eventLoops)
+                    {
+                        var socket = BatchedUdpListener.Bind(endpoint);
+                        _batchedListeners.Add(socket);
+                        loop.Register(socket);
+                        endpoint = socket.LocalEndPoint;
+                    }
+                }
+                else if (listener.Protocol == TransportProtocol.Udp)
                 {
                     _listeners.Add(new UdpListener(listener.Endpoint, this));
                 }
@@ -108,10 +139,19 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
         {
             _listeners.ForEach(l => l.Dispose());
             _streamListeners.ForEach(l => l.Dispose());
+            _batchedListeners.ForEach(l => l.Dispose());
+            _eventLoops.ForEach(l => l.Dispose());
             _listeners.Clear();
             _streamListeners.Clear();
+            _batchedListeners.Clear();
+            _eventLoops.Clear();
             throw;
         }
+        foreach (BatchedUdpListener listener in _batchedListeners.Where((_, i) => i % _loopCount == 0))
+        {
+            NetLog.Listening(Logger, "udp", listener.LocalEndPoint + $" ({_loopCount} batched loops)");
+        }
+        _eventLoops.ForEach(l => l.Start());
         foreach (UdpListener listener in _listeners)
         {
             NetLog.Listening(Logger, "udp", listener.LocalEndPoint.ToString());
@@ -163,9 +203,27 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
 
     bool IRelayBinder.TryBind(in TransportAddress address, bool dontFragment, out IRelayEndpoint? endpoint)
     {
-        endpoint = UdpRelayEndpoint.TryBind(address, dontFragment, this);
-        return endpoint is not null;
+        if (Backend != SocketBackend.Batched)
+        {
+            endpoint = UdpRelayEndpoint.TryBind(address, dontFragment, this);
+            return endpoint is not null;
+        }
+        Socket? socket = RelaySocketOptions.TryBind(address.ToIPEndPoint(), dontFragment);
+        if (socket is null)
+        {
+            endpoint = null;
+            return false;
+        }
+        // The relay socket joins the loop that handled the Allocate (so its client's packets and its
+        // peers' meet in one loop), or the next loop in turn for an Allocate from a TCP or TLS client.
+        var relay = new BatchedRelayEndpoint(socket);
+        EpollLoop loop = EpollLoop.Current ?? _eventLoops[(int)((uint)Interlocked.Increment(ref _nextLoop) % (uint)_eventLoops.Count)];
+        loop.Register(relay);
+        endpoint = relay;
+        return true;
     }
+
+    internal void CountSendFailures(int count) => Interlocked.Add(ref _sendFailures, count);
 
     /// <summary>Carries out what the core asked for. Errors of a single send are counted, never thrown.</summary>
     internal void Execute(in TurnAction action, ReadOnlySpan<byte> packet, ReadOnlySpan<byte> response, ScratchAddresses scratch)
@@ -183,7 +241,7 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
             }
             else
             {
-                ((UdpRelayEndpoint)action.Relay!).SendToPeer(bytes, action.Destination, scratch);
+                ((IPeerSender)action.Relay!).SendToPeer(bytes, action.Destination, scratch);
             }
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
@@ -213,10 +271,15 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
         {
             listener.Dispose();
         }
+        // Loops stop first, so that nothing reads a socket while it closes; their epoll sets live on
+        // until the relay sockets have left them.
+        _eventLoops.ForEach(l => l.Stop());
         lock (Gate)
         {
             Server.DeleteAllAllocations("relay stopping");
         }
+        _batchedListeners.ForEach(l => l.Dispose());
+        _eventLoops.ForEach(l => l.Dispose());
         try
         {
             await Task.WhenAll(_loops).ConfigureAwait(false);

@@ -11,17 +11,13 @@ namespace EdgeRelay.Net.Udp;
 /// <see cref="TurnServer.PeerDataHeadroom"/> free bytes, so the core writes the ChannelData or Data
 /// indication header in place.
 /// </summary>
-internal sealed class UdpRelayEndpoint : IRelayEndpoint
+internal sealed class UdpRelayEndpoint : IRelayEndpoint, IPeerSender
 {
     /// <summary>
     /// The largest peer datagram relayed. WebRTC keeps packets under the path MTU (about 1200 bytes); a
     /// larger datagram would not fit a Data indication to a UDP client without fragmenting anyway.
     /// </summary>
     public const int MaxPeerDatagram = 4096;
-
-    // IPPROTO_IP / IP_MTU_DISCOVER and IPPROTO_IPV6 / IPV6_MTU_DISCOVER from <linux/in.h>, <linux/in6.h>.
-    private const int IpProtoIp = 0, IpMtuDiscover = 10, IpProtoIpv6 = 41, Ipv6MtuDiscover = 23;
-    private const int PmtuDiscoverDont = 0, PmtuDiscoverDo = 2;
 
     private readonly Socket _socket;
     private readonly RelayEngine _engine;
@@ -36,24 +32,9 @@ internal sealed class UdpRelayEndpoint : IRelayEndpoint
 
     public static UdpRelayEndpoint? TryBind(in TransportAddress address, bool dontFragment, RelayEngine engine)
     {
-        var endpoint = address.ToIPEndPoint();
-        var socket = new Socket(endpoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-        try
+        Socket? socket = RelaySocketOptions.TryBind(address.ToIPEndPoint(), dontFragment);
+        if (socket is null)
         {
-            // RFC 8656 §14: DF set only when the client asked with DONT-FRAGMENT; otherwise the
-            // "alternate behavior", DF clear, so that the kernel may fragment.
-            if (OperatingSystem.IsLinux())
-            {
-                bool v4 = endpoint.AddressFamily == AddressFamily.InterNetwork;
-                Span<byte> value = stackalloc byte[4];
-                BitConverter.TryWriteBytes(value, dontFragment ? PmtuDiscoverDo : PmtuDiscoverDont);
-                socket.SetRawSocketOption(v4 ? IpProtoIp : IpProtoIpv6, v4 ? IpMtuDiscover : Ipv6MtuDiscover, value);
-            }
-            socket.Bind(endpoint);
-        }
-        catch (SocketException)
-        {
-            socket.Dispose();
             return null;
         }
         var relay = new UdpRelayEndpoint(socket, engine);
