@@ -45,7 +45,8 @@ internal static class RunCommand
 
         ILoggerFactory loggerFactory = host.Services.GetRequiredService<ILoggerFactory>();
         ILogger logger = loggerFactory.CreateLogger("EdgeRelay");
-        var engine = new RelayEngine(turnOptions, TimeProvider.System, loggerFactory, TurnOptionsFactory.CreateStreamLimits(configuration));
+        var engine = new RelayEngine(turnOptions, TimeProvider.System, loggerFactory, TurnOptionsFactory.CreateStreamLimits(configuration),
+            configuration.Engine.Backend, configuration.Engine.Loops);
         try
         {
             engine.Start(TurnOptionsFactory.CreateListeners(configuration));

@@ -52,7 +52,7 @@ public static class ConfigurationReader
 
     private static RelayConfiguration Read(JsonElement root)
     {
-        var top = new JsonSection(root, "", "realm", "listeners", "relay", "auth", "peers", "status", "limits", "stateDirectory", "logLevel");
+        var top = new JsonSection(root, "", "realm", "listeners", "relay", "auth", "peers", "status", "limits", "engine", "stateDirectory", "logLevel");
 
         string realm = top.GetString("realm") ?? "edgerelay.local";
         // RFC 8489 §14.9: REALM is fewer than 128 characters.
@@ -67,6 +67,7 @@ public static class ConfigurationReader
         PeersSection peers = top.TryGet("peers", out JsonElement peersElement) ? ReadPeers(peersElement) : new PeersSection();
         StatusSection? status = top.TryGet("status", out JsonElement statusElement) ? ReadStatus(statusElement) : null;
         LimitsSection limits = top.TryGet("limits", out JsonElement limitsElement) ? ReadLimits(limitsElement) : new LimitsSection();
+        EngineSection engine = top.TryGet("engine", out JsonElement engineElement) ? ReadEngine(engineElement) : new EngineSection();
 
         string stateDirectory = top.GetString("stateDirectory") ?? "/var/lib/edgerelay";
         if (!Path.IsPathFullyQualified(stateDirectory))
@@ -94,6 +95,7 @@ public static class ConfigurationReader
             Peers = peers,
             Status = status,
             Limits = limits,
+            Engine = engine,
             StateDirectory = stateDirectory,
             LogLevel = logLevel,
         };
@@ -294,6 +296,24 @@ public static class ConfigurationReader
             // At least one whole message of the largest size a stream can carry.
             MaxBufferedBytesPerConnection = section.GetInt32("maxBufferedBytesPerConnection", 70_000, 64 * 1024 * 1024) ?? defaults.MaxBufferedBytesPerConnection,
             TlsHandshakeSeconds = section.GetInt32("tlsHandshakeSeconds", 1, 120) ?? defaults.TlsHandshakeSeconds,
+        };
+    }
+
+    private static EngineSection ReadEngine(JsonElement element)
+    {
+        var section = new JsonSection(element, "engine", "backend", "loops");
+        string backend = section.GetString("backend") ?? "auto";
+        return new EngineSection
+        {
+            Backend = backend switch
+            {
+                "auto" => EdgeRelay.Net.SocketBackend.Auto,
+                "batched" when OperatingSystem.IsLinux() => EdgeRelay.Net.SocketBackend.Batched,
+                "portable" => EdgeRelay.Net.SocketBackend.Portable,
+                _ => throw section.Invalid("backend", backend, OperatingSystem.IsLinux()
+                    ? "\"auto\", \"batched\" or \"portable\"" : "\"auto\" or \"portable\" (batched needs Linux)"),
+            },
+            Loops = section.GetInt32("loops", 0, 256) ?? 0,
         };
     }
 

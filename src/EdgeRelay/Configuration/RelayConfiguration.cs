@@ -13,6 +13,7 @@ public sealed record RelayConfiguration
     public PeersSection Peers { get; init; } = new();
     public StatusSection? Status { get; init; }
     public LimitsSection Limits { get; init; } = new();
+    public EngineSection Engine { get; init; } = new();
     public string StateDirectory { get; init; } = "/var/lib/edgerelay";
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
 }
@@ -76,4 +77,14 @@ public sealed record LimitsSection
     public int MaxBufferedBytesPerConnection { get; init; } = 256 * 1024;
 
     public int TlsHandshakeSeconds { get; init; } = 10;
+}
+
+/// <summary>How the relay drives its UDP sockets.</summary>
+public sealed record EngineSection
+{
+    /// <summary>auto (batched on Linux), batched (epoll, recvmmsg/sendmmsg) or portable (.NET async sockets).</summary>
+    public EdgeRelay.Net.SocketBackend Backend { get; init; } = EdgeRelay.Net.SocketBackend.Auto;
+
+    /// <summary>Event loops of the batched engine; 0: one per core.</summary>
+    public int Loops { get; init; }
 }

@@ -109,6 +109,8 @@ public sealed class ConfigurationReaderTests
     [InlineData(Listener + """, "auth": { "sharedSecrets": "one" } """, "auth.sharedSecrets: \"one\" is not valid: expected an array")]
     [InlineData(Listener + """, "stateDirectory": "var/lib" """, "stateDirectory: \"var/lib\" is not valid: expected an absolute path")]
     [InlineData(Listener + """, "logLevel": "loud" """, "logLevel: \"loud\" is not valid")]
+    [InlineData(Listener + """, "engine": { "backend": "io_uring" } """, "engine.backend: \"io_uring\" is not valid")]
+    [InlineData(Listener + """, "engine": { "loops": -1 } """, "engine.loops: -1 is not valid")]
     [InlineData("""[1, 2]""", "configuration: expected an object")]
     [InlineData("""{ "listeners": [ """, "not valid JSON")]
     public void Bad_values_name_key_value_and_expectation(string json, string expected)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using EdgeRelay.Configuration;
 using EdgeRelay.Tests.Support;
 
 namespace EdgeRelay.Tests.Interop;
@@ -52,6 +53,20 @@ public sealed class TurnUtilsClientTests
             AssertRelayedEverything(exit, output);
         }
         Assert.True(relay.Engine.Server.Counters.AllocationsCreated >= Clients);
+    }
+
+    [Fact]
+    public async Task Uclient_relays_without_loss_on_the_portable_socket_engine_too()
+    {
+        await using var relay = RunningRelay.Start(allowLoopback: true,
+            c => c with { Engine = new EngineSection { Backend = Net.SocketBackend.Portable } });
+        Assert.Equal(Net.SocketBackend.Portable, relay.Engine.Backend);
+        (ExternalProcess peer, int peerPort) = Coturn.StartPeer();
+        using (peer)
+        {
+            (int exit, string output) = Coturn.UClient(Args(relay, peerPort, "-u", RunningRelay.User, "-w", RunningRelay.Password));
+            AssertRelayedEverything(exit, output);
+        }
     }
 
     [Fact]

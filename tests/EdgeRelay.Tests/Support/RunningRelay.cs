@@ -71,7 +71,7 @@ public sealed class RunningRelay : IAsyncDisposable
         configuration = customize?.Invoke(configuration) ?? configuration;
         var options = TurnOptionsFactory.Create(configuration, [IPAddress.Loopback, IPAddress.IPv6Loopback]);
         var engine = new RelayEngine(options, TimeProvider.System, LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Warning)),
-            TurnOptionsFactory.CreateStreamLimits(configuration));
+            TurnOptionsFactory.CreateStreamLimits(configuration), configuration.Engine.Backend, configuration.Engine.Loops);
         engine.Start(TurnOptionsFactory.CreateListeners(configuration));
         return new RunningRelay(engine, configuration);
     }
