@@ -64,6 +64,12 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
     public IEnumerable<TlsCertificateSource> Certificates => _streamListeners.Select(l => l.Certificate).OfType<TlsCertificateSource>();
 
     public long SendFailures => Interlocked.Read(ref _sendFailures);
+
+    /// <summary>What the batched engine's loop threads have allocated, in total (see EpollLoop.AllocatedBytes).</summary>
+    public long LoopAllocatedBytes => _eventLoops.Sum(l => l.AllocatedBytes);
+
+    /// <summary>Datagrams the batched engine's loops have read.</summary>
+    public long LoopDatagrams => _eventLoops.Sum(l => l.Datagrams);
     public long RefusedConnections => Interlocked.Read(ref _refusedConnections);
     public int StreamConnectionCount => Volatile.Read(ref _streamConnections);
 

@@ -85,6 +85,11 @@ internal sealed unsafe class EpollLoop : IDisposable
     public long Batches { get; private set; }
     public long Datagrams { get; private set; }
 
+    /// <summary>Bytes this loop's thread has allocated so far, sampled after every batch: the packet path should add none.</summary>
+    public long AllocatedBytes => Volatile.Read(ref _allocatedBytes);
+
+    private long _allocatedBytes;
+
     public void Start() => _thread.Start();
 
     public void Register(BatchedSocket socket)
@@ -151,6 +156,7 @@ internal sealed unsafe class EpollLoop : IDisposable
             Datagrams += count;
             Handle(socket, count);
             Send(count);
+            Volatile.Write(ref _allocatedBytes, GC.GetAllocatedBytesForCurrentThread());
             if (count < BatchSize)
             {
                 return;
