@@ -43,7 +43,6 @@ internal sealed unsafe class EpollLoop : IDisposable
     private readonly byte* _sendNames;
     private readonly Libc.IoVec* _sendIov;
     private readonly Libc.MMsgHdr* _sendMsgs;
-    private readonly int* _sendFds;
     private readonly byte** _bases;
     private readonly byte* _events;
 
@@ -63,7 +62,6 @@ internal sealed unsafe class EpollLoop : IDisposable
         _sendNames = (byte*)NativeMemory.AllocZeroed((nuint)(BatchSize * Libc.SockaddrIn6Size));
         _sendIov = (Libc.IoVec*)NativeMemory.AllocZeroed((nuint)(BatchSize * sizeof(Libc.IoVec)));
         _sendMsgs = (Libc.MMsgHdr*)NativeMemory.AllocZeroed((nuint)(BatchSize * sizeof(Libc.MMsgHdr)));
-        _sendFds = (int*)NativeMemory.AllocZeroed((nuint)(BatchSize * sizeof(int)));
         _bases = (byte**)NativeMemory.AllocZeroed((nuint)(BatchSize * sizeof(byte*)));
         _events = (byte*)NativeMemory.AllocZeroed((nuint)(MaxEvents * Libc.EpollEventSize));
         for (int i = 0; i < BatchSize; i++)
@@ -198,18 +196,22 @@ internal sealed unsafe class EpollLoop : IDisposable
         }
     }
 
-    /// <summary>Sends what the batch asked for: runs of datagrams from the same socket go out in one sendmmsg.</summary>
+    /// <summary>
+    /// Sends what the batch asked for. Datagrams are grouped by the socket they leave from (keeping their
+    /// order within a socket), so that each socket gets one sendmmsg for the whole batch: client→peer
+    /// traffic of many allocations interleaves in a batch, and would otherwise cost a call per datagram.
+    /// </summary>
     private void Send(int count)
     {
-        int queued = 0;
+        int* fds = stackalloc int[BatchSize];
         for (int i = 0; i < count; i++)
         {
+            fds[i] = -1;
             ref TurnAction action = ref _actions[i];
             if (action.Kind == TurnActionKind.None)
             {
                 continue;
             }
-            byte* response = _responses + i * ResponseSize;
             BatchedSocket? from = action.Kind == TurnActionKind.SendToPeer
                 ? action.Relay as BatchedSocket
                 : action.ClientContext as BatchedUdpListener;
@@ -217,34 +219,52 @@ internal sealed unsafe class EpollLoop : IDisposable
             {
                 // A TCP or TLS client: its connection queues the bytes for its own writer.
                 int baseLength = SlotSize - (int)(_bases[i] - (_slots + i * SlotSize));
-                _engine.Execute(action, new ReadOnlySpan<byte>(_bases[i], baseLength), new ReadOnlySpan<byte>(response, ResponseSize), _scratch);
+                _engine.Execute(action, new ReadOnlySpan<byte>(_bases[i], baseLength),
+                    new ReadOnlySpan<byte>(_responses + i * ResponseSize, ResponseSize), _scratch);
                 continue;
             }
-            _sendIov[queued].Base = (action.InResponseBuffer ? response : _bases[i]) + action.Offset;
-            _sendIov[queued].Length = (nuint)action.Length;
-            _sendMsgs[queued].Header.NameLength = SockaddrCodec.Write((byte*)_sendMsgs[queued].Header.Name, action.Destination, from.IsIPv6);
-            _sendFds[queued] = from.Fd;
-            queued++;
+            fds[i] = from.Fd;
         }
-        int start = 0;
-        while (start < queued)
+
+        int queued = 0;
+        for (int i = 0; i < count; i++)
         {
-            int end = start + 1;
-            while (end < queued && _sendFds[end] == _sendFds[start])
+            int fd = fds[i];
+            if (fd < 0)
             {
-                end++;
+                continue;
             }
-            while (start < end)
+            int start = queued;
+            for (int j = i; j < count; j++)
             {
-                int sent = Libc.SendMmsg(_sendFds[start], _sendMsgs + start, (uint)(end - start), Libc.MsgDontWait);
-                // sendmmsg stops at the first datagram that fails (a full buffer, an ICMP error reported
-                // late): UDP is best effort, so that one is dropped and the rest of the run goes on.
-                start += Math.Max(sent, 0);
-                if (start < end)
+                if (fds[j] != fd)
                 {
-                    _engine.CountSendFailures(1);
-                    start++;
+                    continue;
                 }
+                fds[j] = -1;
+                ref TurnAction action = ref _actions[j];
+                BatchedSocket from = action.Kind == TurnActionKind.SendToPeer ? (BatchedSocket)action.Relay! : (BatchedSocket)action.ClientContext!;
+                _sendIov[queued].Base = (action.InResponseBuffer ? _responses + j * ResponseSize : _bases[j]) + action.Offset;
+                _sendIov[queued].Length = (nuint)action.Length;
+                _sendMsgs[queued].Header.NameLength = SockaddrCodec.Write((byte*)_sendMsgs[queued].Header.Name, action.Destination, from.IsIPv6);
+                queued++;
+            }
+            SendRun(fd, start, queued);
+        }
+    }
+
+    private void SendRun(int fd, int start, int end)
+    {
+        while (start < end)
+        {
+            int sent = Libc.SendMmsg(fd, _sendMsgs + start, (uint)(end - start), Libc.MsgDontWait);
+            // sendmmsg stops at the first datagram that fails (a full buffer, an ICMP error reported
+            // late): UDP is best effort, so that one is dropped and the rest of the run goes on.
+            start += Math.Max(sent, 0);
+            if (start < end)
+            {
+                _engine.CountSendFailures(1);
+                start++;
             }
         }
     }
@@ -270,7 +290,6 @@ internal sealed unsafe class EpollLoop : IDisposable
         NativeMemory.Free(_sendNames);
         NativeMemory.Free(_sendIov);
         NativeMemory.Free(_sendMsgs);
-        NativeMemory.Free(_sendFds);
         NativeMemory.Free(_bases);
         NativeMemory.Free(_events);
     }
