@@ -1,9 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
 using EdgeRelay.Net.Streams;
+using EdgeRelay.Net.Tests.Support;
 using EdgeRelay.Stun;
 using EdgeRelay.Turn;
-using EdgeRelay.Turn.Policy;
 
 namespace EdgeRelay.Net.Tests;
 
@@ -13,18 +13,8 @@ public sealed class SlowStreamClientTests
     [Fact]
     public async Task A_tcp_client_that_does_not_read_loses_packets_beyond_the_queue_limit_and_the_relay_keeps_serving()
     {
-        int first = 46000 + Environment.ProcessId % 40 * 50;
-        var options = new TurnServerOptions
-        {
-            Realm = "edgerelay.test",
-            RelayAddressIPv4 = IPAddress.Loopback,
-            RelayPortMin = first,
-            RelayPortMax = first + 49,
-            // Anonymous keeps this test about the queue, not about credentials (those have their own tests).
-            AllowAnonymous = true,
-            PeerPolicy = new PeerAddressPolicy(allowLoopback: true),
-        };
-        await using var engine = new RelayEngine(options, TimeProvider.System, streamLimits: new StreamLimits { MaxBufferedBytes = 100_000 });
+        await using var engine = new RelayEngine(AnonymousRelay.Options(46000, 50), TimeProvider.System,
+            streamLimits: new StreamLimits { MaxBufferedBytes = 100_000 });
         using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         int port = ((IPEndPoint)probe.LocalEndPoint!).Port;
@@ -59,28 +49,20 @@ public sealed class SlowStreamClientTests
         // Meanwhile another client is served as usual.
         using var other = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveTimeout = 5000 };
         other.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        byte[] binding = new byte[20];
-        _ = new StunMessageWriter(binding, StunMethod.Binding, StunClass.Request, new byte[12]);
-        other.SendTo(binding, engine.LocalEndPoints[0]);
-        byte[] answer = new byte[512];
-        int n = other.Receive(answer);
-        Assert.Equal(StunParseError.None, StunMessageReader.TryParse(answer.AsSpan(0, n), out StunMessageReader response));
-        Assert.Equal(StunClass.SuccessResponse, response.Class);
+        AnonymousRelay.Exchange(other, engine.LocalEndPoints[0], StunMethod.Binding, (ref StunMessageWriter _) => { });
     }
-
-    private delegate void Attributes(ref StunMessageWriter writer);
 
     private static async Task<TransportAddress> AllocateAsync(Socket client)
     {
-        byte[] response = await RequestAsync(client, StunMethod.Allocate, (ref StunMessageWriter w) => w.AddUInt32(StunAttributeType.RequestedTransport, 17u << 24));
+        byte[] response = await RequestAsync(client, StunMethod.Allocate, AnonymousRelay.AddRequestedTransportUdp);
         StunMessageReader.TryParse(response, out StunMessageReader reader);
         Assert.True(reader.TryGetXorAddress(StunAttributeType.XorRelayedAddress, out TransportAddress relayed));
         return relayed;
     }
 
-    private static async Task<byte[]> RequestAsync(Socket client, StunMethod method, Attributes attributes)
+    private static async Task<byte[]> RequestAsync(Socket client, StunMethod method, AnonymousRelay.Attributes attributes)
     {
-        byte[] request = Build(method, attributes);
+        byte[] request = AnonymousRelay.Build(method, attributes);
         await client.SendAsync(request, SocketFlags.None);
         byte[] header = new byte[20];
         await ReadExactlyAsync(client, header);
@@ -88,17 +70,8 @@ public sealed class SlowStreamClientTests
         byte[] message = new byte[20 + length];
         header.CopyTo(message, 0);
         await ReadExactlyAsync(client, message.AsMemory(20));
-        Assert.Equal(StunParseError.None, StunMessageReader.TryParse(message, out StunMessageReader reader));
-        Assert.Equal(StunClass.SuccessResponse, reader.Class);
+        AnonymousRelay.AssertSuccess(message);
         return message;
-    }
-
-    private static byte[] Build(StunMethod method, Attributes attributes)
-    {
-        var buffer = new byte[512];
-        var writer = new StunMessageWriter(buffer, method, StunClass.Request, Guid.NewGuid().ToByteArray().AsSpan(0, 12));
-        attributes(ref writer);
-        return buffer[..writer.Length];
     }
 
     private static async Task ReadExactlyAsync(Socket socket, Memory<byte> buffer)

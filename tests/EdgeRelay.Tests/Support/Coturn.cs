@@ -40,6 +40,19 @@ public static partial class Coturn
         return (Parse(lost.Groups[1].Value), Parse(last.Groups[1].Value), Parse(last.Groups[2].Value));
     }
 
+    /// <summary>
+    /// uclient exited 0, lost nothing, and every message it sent (at least <paramref name="minimumSent"/>)
+    /// came back through the relay.
+    /// </summary>
+    public static void AssertRelayedEverything(int exitCode, string output, long minimumSent)
+    {
+        Assert.True(exitCode == 0, $"turnutils_uclient exited {exitCode}:\n{output}");
+        (long lost, long sent, long received) = ParseSummary(output);
+        Assert.True(lost == 0, $"{lost} packets lost:\n{output}");
+        Assert.True(sent >= minimumSent, $"sent {sent}, expected at least {minimumSent}:\n{output}");
+        Assert.Equal(sent, received);
+    }
+
     private static long Parse(string text) => long.Parse(text, System.Globalization.CultureInfo.InvariantCulture);
 
     [GeneratedRegex(@"Total lost packets (\d+)")]
