@@ -13,7 +13,9 @@ namespace EdgeRelay.Net;
 
 /// <summary>
 /// Runs the TURN core on real sockets: binds the listeners, opens relay sockets when the core asks,
-/// carries out its answers, and ticks its timers. Calls into the core are serialised by <see cref="Gate"/>;
+/// carries out its answers, and ticks its timers. UDP goes through the batched epoll loops on Linux
+/// (<see cref="SocketBackend.Batched"/>) or .NET's asynchronous sockets (<see cref="SocketBackend.Portable"/>);
+/// TCP and TLS through <see cref="StreamListener"/>. Calls into the core are serialised by <see cref="Gate"/>;
 /// sending happens outside it, from buffers the calling loop owns.
 /// </summary>
 public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
@@ -24,7 +26,7 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
     private readonly int _loopCount;
     private int _nextLoop;
     private readonly List<StreamListener> _streamListeners = [];
-    private readonly List<Task> _loops = [];
+    private readonly List<Task> _backgroundTasks = [];
     private readonly CancellationTokenSource _stopping = new();
     private readonly StreamLimits _streamLimits;
     private long _sendFailures;
@@ -161,14 +163,14 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
         foreach (UdpListener listener in _listeners)
         {
             NetLog.Listening(Logger, "udp", listener.LocalEndPoint.ToString());
-            _loops.Add(Task.Run(() => listener.RunAsync(_stopping.Token)));
+            _backgroundTasks.Add(Task.Run(() => listener.RunAsync(_stopping.Token)));
         }
         foreach (StreamListener listener in _streamListeners)
         {
             NetLog.Listening(Logger, listener.Protocol == TransportProtocol.Tls ? "tls" : "tcp", listener.LocalEndPoint.ToString());
-            _loops.Add(Task.Run(() => listener.RunAsync(_stopping.Token)));
+            _backgroundTasks.Add(Task.Run(() => listener.RunAsync(_stopping.Token)));
         }
-        _loops.Add(Task.Run(TickAsync));
+        _backgroundTasks.Add(Task.Run(TickAsync));
     }
 
     /// <summary>A relay address that is not on this host would make every Allocate fail: say so at start.</summary>
@@ -288,7 +290,7 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
         _eventLoops.ForEach(l => l.Dispose());
         try
         {
-            await Task.WhenAll(_loops).ConfigureAwait(false);
+            await Task.WhenAll(_backgroundTasks).ConfigureAwait(false);
         }
         catch (Exception e)
         {
