@@ -1,7 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using EdgeRelay.Stun;
 using EdgeRelay.Turn;
-using EdgeRelay.Turn.Allocations;
 
 namespace EdgeRelay.Benchmarks.Turn;
 
@@ -12,55 +11,26 @@ namespace EdgeRelay.Benchmarks.Turn;
 /// allocate, so Allocated must read "-".
 /// </summary>
 [MemoryDiagnoser]
-public class ChannelDataRelayBenchmarks
+public class ChannelDataRelayBenchmarks : RelayStepBenchmarks
 {
-    private readonly byte[] _response = new byte[TurnServer.MinResponseBufferLength];
-    private RelayFixture _relay = null!;
-    private TurnServer _server = null!;
-    private FiveTuple _fiveTuple;
-    private object _clientContext = null!;
-    private Allocation _allocation = null!;
-    private TransportAddress _peer;
-    private byte[] _toPeer = [];
-    private byte[] _fromPeer = [];
+    protected override TransportAddress Peer => StunSamples.ChannelPeer;
 
-    /// <summary>A small media packet (audio, RTCP) and one near the usual WebRTC MTU budget.</summary>
-    [Params(100, 1200)]
-    public int PayloadLength { get; set; }
+    protected override byte[] BuildToPeer(byte[] payload) => StunSamples.ChannelDataMessage(RelayFixture.ChannelNumber, payload);
 
-    [GlobalSetup]
-    public void Setup()
-    {
-        _relay = new RelayFixture();
-        _server = _relay.Server;
-        _fiveTuple = _relay.FiveTuple;
-        _clientContext = _relay.ClientContext;
-        _allocation = _relay.Allocation;
-        _peer = StunSamples.ChannelPeer;
-        _toPeer = StunSamples.ChannelDataMessage(RelayFixture.ChannelNumber, StunSamples.Payload(PayloadLength));
-        // As the UDP relay endpoint receives it: headroom for a header in front, tailroom for padding after.
-        _fromPeer = new byte[TurnServer.PeerDataHeadroom + PayloadLength + TurnServer.PeerDataTailroom];
-        StunSamples.Payload(PayloadLength).CopyTo(_fromPeer, TurnServer.PeerDataHeadroom);
-        Check();
-    }
-
-    /// <summary>Run before and after: a relay step that dropped the packet would time the wrong path.</summary>
-    [GlobalCleanup]
-    public void Check()
+    public override void Check()
     {
         TurnAction toPeer = ClientToPeer();
-        BenchmarkSetupException.ThrowUnless(toPeer.Kind == TurnActionKind.SendToPeer && toPeer.Destination == _peer
+        BenchmarkSetupException.ThrowUnless(toPeer.Kind == TurnActionKind.SendToPeer && toPeer.Destination == Peer
             && toPeer.Offset == ChannelData.HeaderLength && toPeer.Length == PayloadLength, "ChannelData from the client goes to the peer");
         TurnAction toClient = PeerToClient();
-        BenchmarkSetupException.ThrowUnless(toClient.Kind == TurnActionKind.SendToClient && toClient.Destination == _fiveTuple.Client
+        BenchmarkSetupException.ThrowUnless(toClient.Kind == TurnActionKind.SendToClient && toClient.Destination == FiveTuple.Client
             && toClient.Offset == TurnServer.PeerDataHeadroom - ChannelData.HeaderLength
             && toClient.Length == ChannelData.HeaderLength + PayloadLength, "the peer's datagram goes to the client as ChannelData");
     }
 
     [Benchmark]
-    public TurnAction ClientToPeer() => _server.HandleClientPacket(_fiveTuple, _clientContext, _toPeer, _response);
+    public TurnAction ClientToPeer() => RelayToPeer();
 
     [Benchmark]
-    public TurnAction PeerToClient() =>
-        _server.HandlePeerDatagram(_allocation, _peer, _fromPeer, TurnServer.PeerDataHeadroom, PayloadLength);
+    public TurnAction PeerToClient() => RelayFromPeer();
 }
