@@ -16,9 +16,6 @@ public static class StunConstants
     /// <summary>RFC 8489 §14.7: CRC-32 of the message XOR-ed with 0x5354554e ("STUN").</summary>
     public const uint FingerprintXor = 0x5354554E;
 
-    /// <summary>RFC 8489 §14.3: USERNAME is less than 513 bytes.</summary>
-    public const int MaxUsernameLength = 512;
-
     /// <summary>RFC 8489 §14.9 and §14.10: REALM and NONCE are less than 128 characters (763 bytes).</summary>
     public const int MaxRealmOrNonceLength = 763;
 

@@ -68,10 +68,6 @@ public readonly struct TransportAddress : IEquatable<TransportAddress>
     /// <summary>The IPv4 address as a big-endian 32-bit value; only meaningful when <see cref="IsIPv4"/>.</summary>
     public uint IPv4Value => (uint)(_high >> 32);
 
-    /// <summary>The upper and lower 64 bits of an IPv6 address, big-endian.</summary>
-    public ulong High => _high;
-    public ulong Low => _low;
-
     /// <summary>Writes the 4 or 16 address bytes in network order and returns how many.</summary>
     public int WriteAddressBytes(Span<byte> destination)
     {

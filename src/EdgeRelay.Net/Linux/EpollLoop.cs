@@ -80,7 +80,6 @@ internal sealed unsafe class EpollLoop : IDisposable
     /// <summary>The loop whose thread is calling, or null on any other thread.</summary>
     public static EpollLoop? Current => s_current;
 
-    public long Batches { get; private set; }
     public long Datagrams { get; private set; }
 
     /// <summary>Bytes this loop's thread has allocated so far, sampled after every batch: the packet path should add none.</summary>
@@ -150,7 +149,6 @@ internal sealed unsafe class EpollLoop : IDisposable
             {
                 return;
             }
-            Batches++;
             Datagrams += count;
             Handle(socket, count);
             Send(count);

@@ -37,7 +37,6 @@ public sealed class TurnCredentials
 
     public string Realm { get; }
     public ReadOnlySpan<byte> RealmBytes => _realm;
-    public bool HasAnyCredential => _users.Count > 0 || _sharedSecrets.Length > 0;
 
     /// <summary>The user name a USERHASH stands for (RFC 8489 §14.4); only static users can be found.</summary>
     public string? FindUsernameByHash(ReadOnlySpan<byte> userhash) =>
