@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Side-by-side load benchmark: the same load against EdgeRelay (the Native AOT binary) and against
-# coturn (Debian's turnserver with equivalent settings), alternating A B A B, on loopback only.
-# Prints one table with the ratios EdgeRelay/coturn. Figures are for reading, never for asserting.
+# Side-by-side load benchmark: the same load against EdgeRelay (the Native AOT binary, once with each
+# batched backend: io_uring and recvmmsg/sendmmsg) and against coturn (Debian's turnserver with
+# equivalent settings), alternating A B C A B C, on loopback only. Prints one table with the ratios
+# EdgeRelay/coturn. Figures are for reading, never for asserting.
 #
 #   scripts/bench.sh [--rounds N] [--duration SECONDS] [--big-allocations N]
 #
@@ -54,16 +55,18 @@ USER_NAME=bench
 PASSWORD="bench-$(head -c 9 /dev/urandom | base64 | tr -d '/+=')"
 PORT=34900
 
-start_edgerelay() {
+start_edgerelay() { # backend
     cat > "$WORK/edgerelay.json" <<JSON
 { "realm": "bench.test", "listeners": [ { "transport": "udp", "endpoint": "127.0.0.1:$PORT" } ],
   "relay": { "address": "127.0.0.1", "portRange": "10000-30000" },
   "auth": { "users": { "$USER_NAME": "$PASSWORD" } }, "peers": { "allowLoopback": true }, "logLevel": "warning",
-  "limits": { "maxAllocations": 100000, "maxAllocationsPerUser": 100000 } }
+  "limits": { "maxAllocations": 100000, "maxAllocationsPerUser": 100000 }, "engine": { "backend": "$1" } }
 JSON
     taskset -c "$SERVER_CPU" "$ROOT/artifacts/linux-x64/edgerelay" run --config "$WORK/edgerelay.json" > "$WORK/edgerelay.log" 2>&1 &
     SERVER_PID=$!
 }
+start_io_uring() { start_edgerelay io_uring; }
+start_recvmmsg() { start_edgerelay recvmmsg; }
 
 start_coturn() {
     # coturn's equivalent: long-term user, one relay thread, loopback peers allowed, nothing but UDP.
@@ -121,7 +124,7 @@ PEER_PID=$!
 trap 'kill $PEER_PID 2>/dev/null; cleanup' EXIT
 
 for round in $(seq 1 "$ROUNDS"); do
-    for name in edgerelay coturn; do
+    for name in io_uring recvmmsg coturn; do
         log "round $round: $name"
         "start_$name"
         measure "$name" "$round"
@@ -132,19 +135,21 @@ done
 median() { # values...
     printf '%s\n' "$@" | { grep -E '^[0-9.]+$' || true; } | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }'; }
 row() { # label, key, unit
-    local e=() c=() me mc ratio
-    for round in $(seq 1 "$ROUNDS"); do e+=("${RESULT[edgerelay,$2,$round]:-}"); c+=("${RESULT[coturn,$2,$round]:-}"); done
-    me=$(median "${e[@]}"); mc=$(median "${c[@]}")
-    ratio=$(awk -v a="$me" -v b="$mc" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }')
-    printf '| %-52s | %12s | %12s | %8s |\n' "$1 ($3)" "$me" "$mc" "$ratio"
+    local u=() m=() c=() mu mm mc
+    for round in $(seq 1 "$ROUNDS"); do
+        u+=("${RESULT[io_uring,$2,$round]:-}"); m+=("${RESULT[recvmmsg,$2,$round]:-}"); c+=("${RESULT[coturn,$2,$round]:-}")
+    done
+    mu=$(median "${u[@]}"); mm=$(median "${m[@]}"); mc=$(median "${c[@]}")
+    printf '| %-52s | %10s | %10s | %10s | %8s | %8s |\n' "$1 ($3)" "$mu" "$mm" "$mc" "$(ratio "$mu" "$mc")" "$(ratio "$mm" "$mc")"
 }
 
 echo
 echo "EdgeRelay $("$ROOT/artifacts/linux-x64/edgerelay" --version | cut -d' ' -f2) vs $(turnserver --version 2>/dev/null | head -1 || echo coturn), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), servers pinned to CPU $SERVER_CPU, median of $ROUNDS rounds, $(date -u +%Y-%m-%d)"
 echo
-printf '| %-52s | %12s | %12s | %8s |\n' "metric" "EdgeRelay" "coturn" "ratio"
-printf '|%s|%s|%s|%s|\n' "------------------------------------------------------" "--------------" "--------------" "----------"
+printf '| %-52s | %10s | %10s | %10s | %8s | %8s |\n' "metric" "io_uring" "recvmmsg" "coturn" "ratio u" "ratio m"
+printf '|%s|%s|%s|%s|%s|%s|\n' "------------------------------------------------------" "------------" "------------" "------------" "----------" "----------"
 row "relayed packets/s at saturation, 10 allocations" pps "pps"
 row "loss at saturation" sat_loss "%"
 row "server CPU per relayed packet at saturation" sat_cpu "µs"

@@ -16,6 +16,9 @@ internal static partial class NetLog
     [LoggerMessage(EventId = 203, Level = LogLevel.Error, Message = "Relay loop failed")]
     public static partial void LoopFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(EventId = 204, Level = LogLevel.Information, Message = "io_uring not used ({Reason}): UDP runs on recvmmsg/sendmmsg")]
+    public static partial void IoUringUnavailable(ILogger logger, string reason);
+
     [LoggerMessage(EventId = 210, Level = LogLevel.Information, Message = "TLS certificate {Path} reloaded: {Subject}, valid until {NotAfter}")]
     public static partial void CertificateReloaded(ILogger logger, string path, string subject, string notAfter);
 

@@ -13,15 +13,16 @@ namespace EdgeRelay.Net;
 
 /// <summary>
 /// Runs the TURN core on real sockets: binds the listeners, opens relay sockets when the core asks,
-/// carries out its answers, and ticks its timers. UDP goes through the batched epoll loops on Linux
-/// (<see cref="SocketBackend.Batched"/>) or .NET's asynchronous sockets (<see cref="SocketBackend.Portable"/>);
+/// carries out its answers, and ticks its timers. UDP goes through batched loops on Linux, one per core
+/// (<see cref="SocketBackend.IoUring"/>, else <see cref="SocketBackend.RecvMmsg"/>), or .NET's asynchronous
+/// sockets (<see cref="SocketBackend.Portable"/>);
 /// TCP and TLS through <see cref="StreamListener"/>. Calls into the core are serialised by <see cref="Gate"/>;
 /// sending happens outside it, from buffers the calling loop owns.
 /// </summary>
 public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
 {
     private readonly List<UdpListener> _listeners = [];
-    private readonly List<EpollLoop> _eventLoops = [];
+    private readonly List<BatchLoop> _eventLoops = [];
     private readonly List<BatchedUdpListener> _batchedListeners = [];
     private readonly int _loopCount;
     private int _nextLoop;
@@ -33,18 +34,44 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
     private long _refusedConnections;
     private int _streamConnections;
     private long _bytesDroppedToSlowClients;
+    private readonly string? _ioUringUnavailable;
 
     public RelayEngine(TurnServerOptions options, TimeProvider time, ILoggerFactory? loggerFactory = null, StreamLimits? streamLimits = null,
         SocketBackend backend = SocketBackend.Auto, int loops = 0)
     {
         loggerFactory ??= NullLoggerFactory.Instance;
         Time = time;
-        Backend = backend == SocketBackend.Auto ? (OperatingSystem.IsLinux() ? SocketBackend.Batched : SocketBackend.Portable) : backend;
+        Backend = ChooseBackend(backend, out _ioUringUnavailable);
         _loopCount = loops > 0 ? loops : Environment.ProcessorCount;
         _streamLimits = streamLimits ?? new StreamLimits();
         Logger = loggerFactory.CreateLogger("EdgeRelay.Net");
         Server = new TurnServer(options, time, this, loggerFactory.CreateLogger("EdgeRelay.Turn"));
     }
+
+    /// <summary>
+    /// Auto takes io_uring when a probe on loopback shows that the kernel allows all this engine needs of
+    /// it, and recvmmsg/sendmmsg otherwise; a backend asked for by name that cannot run here is refused
+    /// when the engine starts.
+    /// </summary>
+    private static SocketBackend ChooseBackend(SocketBackend asked, out string? ioUringUnavailable)
+    {
+        ioUringUnavailable = null;
+        if (asked is SocketBackend.Auto or SocketBackend.IoUring)
+        {
+            ioUringUnavailable = IoUringLoop.Probe();
+            if (ioUringUnavailable is null)
+            {
+                return SocketBackend.IoUring;
+            }
+        }
+        return asked switch
+        {
+            SocketBackend.Auto => OperatingSystem.IsLinux() ? SocketBackend.RecvMmsg : SocketBackend.Portable,
+            _ => asked,
+        };
+    }
+
+    private bool Batched => Backend is SocketBackend.IoUring or SocketBackend.RecvMmsg;
 
     public TurnServer Server { get; }
     internal object Gate { get; } = new();
@@ -54,7 +81,7 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
     public SocketBackend Backend { get; }
 
     /// <summary>The bound endpoints of the UDP listeners, in the order given.</summary>
-    public IReadOnlyList<IPEndPoint> LocalEndPoints => Backend == SocketBackend.Batched
+    public IReadOnlyList<IPEndPoint> LocalEndPoints => Batched
         ? _batchedListeners.Where((_, i) => i % _loopCount == 0).Select(l => l.LocalEndPoint).ToList()
         : _listeners.Select(l => l.LocalEndPoint).ToList();
 
@@ -67,7 +94,7 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
 
     public long SendFailures => Interlocked.Read(ref _sendFailures);
 
-    /// <summary>What the batched engine's loop threads have allocated, in total (see EpollLoop.AllocatedBytes).</summary>
+    /// <summary>What the batched engine's loop threads have allocated, in total (see BatchLoop.AllocatedBytes).</summary>
     public long LoopAllocatedBytes => _eventLoops.Sum(l => l.AllocatedBytes);
 
     /// <summary>Datagrams the batched engine's loops have read.</summary>
@@ -110,22 +137,27 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
                 CheckRelayAddress(relay);
             }
         }
+        if (Backend == SocketBackend.IoUring && _ioUringUnavailable is not null)
+        {
+            throw new ListenerBindException($"engine.backend \"io_uring\" cannot run here: {_ioUringUnavailable}");
+        }
+        if (Backend == SocketBackend.RecvMmsg && !OperatingSystem.IsLinux())
+        {
+            throw new ListenerBindException("engine.backend \"recvmmsg\" needs Linux");
+        }
         try
         {
-            if (Backend == SocketBackend.Batched)
+            for (int i = 0; Batched && i < _loopCount; i++)
             {
-                for (int i = 0; i < _loopCount; i++)
-                {
-                    _eventLoops.Add(new EpollLoop(this, i));
-                }
+                _eventLoops.Add(Backend == SocketBackend.IoUring ? new IoUringLoop(this, i) : new EpollLoop(this, i));
             }
             foreach (ListenerOptions listener in listeners)
             {
-                if (listener.Protocol == TransportProtocol.Udp && Backend == SocketBackend.Batched)
+                if (listener.Protocol == TransportProtocol.Udp && Batched)
                 {
                     // One socket per loop on the same endpoint (SO_REUSEPORT); the first fixes the port.
                     IPEndPoint endpoint = listener.Endpoint;
-                    foreach (EpollLoop loop in _eventLoops)
+                    foreach (BatchLoop loop in _eventLoops)
                     {
                         var socket = BatchedUdpListener.Bind(endpoint);
                         _batchedListeners.Add(socket);
@@ -142,6 +174,7 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
                     _streamListeners.Add(new StreamListener(listener, this, _streamLimits));
                 }
             }
+            _eventLoops.ForEach(l => l.Start());
         }
         catch
         {
@@ -155,11 +188,15 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
             _eventLoops.Clear();
             throw;
         }
+        if (_ioUringUnavailable is not null && Backend == SocketBackend.RecvMmsg)
+        {
+            NetLog.IoUringUnavailable(Logger, _ioUringUnavailable);
+        }
+        string loops = $" ({_loopCount} {(Backend == SocketBackend.IoUring ? "io_uring" : "recvmmsg")} loops)";
         foreach (BatchedUdpListener listener in _batchedListeners.Where((_, i) => i % _loopCount == 0))
         {
-            NetLog.Listening(Logger, "udp", listener.LocalEndPoint + $" ({_loopCount} batched loops)");
+            NetLog.Listening(Logger, "udp", listener.LocalEndPoint + loops);
         }
-        _eventLoops.ForEach(l => l.Start());
         foreach (UdpListener listener in _listeners)
         {
             NetLog.Listening(Logger, "udp", listener.LocalEndPoint.ToString());
@@ -211,7 +248,7 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
 
     bool IRelayBinder.TryBind(in TransportAddress address, bool dontFragment, out IRelayEndpoint? endpoint)
     {
-        if (Backend != SocketBackend.Batched)
+        if (!Batched)
         {
             endpoint = UdpRelayEndpoint.TryBind(address, dontFragment, this);
             return endpoint is not null;
@@ -225,7 +262,7 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
         // The relay socket joins the loop that handled the Allocate (so its client's packets and its
         // peers' meet in one loop), or the next loop in turn for an Allocate from a TCP or TLS client.
         var relay = new BatchedRelayEndpoint(socket);
-        EpollLoop loop = EpollLoop.Current ?? _eventLoops[(int)((uint)Interlocked.Increment(ref _nextLoop) % (uint)_eventLoops.Count)];
+        BatchLoop loop = BatchLoop.Current ?? _eventLoops[(int)((uint)Interlocked.Increment(ref _nextLoop) % (uint)_eventLoops.Count)];
         loop.Register(relay);
         endpoint = relay;
         return true;

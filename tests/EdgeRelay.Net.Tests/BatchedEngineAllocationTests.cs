@@ -5,13 +5,16 @@ using EdgeRelay.Stun;
 
 namespace EdgeRelay.Net.Tests;
 
-/// <summary>The batched engine relays ChannelData both ways without allocating on its loop threads.</summary>
+/// <summary>The batched engines relay ChannelData both ways without allocating on their loop threads.</summary>
 public sealed class BatchedEngineAllocationTests
 {
-    [Fact]
-    public async Task Relaying_channel_data_through_the_loops_allocates_nothing_in_steady_state()
+    [Theory]
+    [InlineData(SocketBackend.IoUring, 47000)]
+    [InlineData(SocketBackend.RecvMmsg, 47030)]
+    public async Task Relaying_channel_data_through_the_loops_allocates_nothing_in_steady_state(SocketBackend backend, int firstPort)
     {
-        await using var engine = new RelayEngine(AnonymousRelay.Options(47000, 25), TimeProvider.System, backend: SocketBackend.Batched, loops: 1);
+        await using var engine = new RelayEngine(AnonymousRelay.Options(firstPort, 25), TimeProvider.System, backend: backend, loops: 1);
+        Assert.Equal(backend, engine.Backend);
         engine.Start([new IPEndPoint(IPAddress.Loopback, 0)]);
         IPEndPoint server = engine.LocalEndPoints[0];
 

@@ -6,7 +6,7 @@ using EdgeRelay.Turn.Allocations;
 
 namespace EdgeRelay.Net.Linux;
 
-/// <summary>A socket that an <see cref="EpollLoop"/> reads in batches.</summary>
+/// <summary>A socket that a <see cref="BatchLoop"/> reads in batches.</summary>
 internal abstract class BatchedSocket : IDisposable
 {
     protected BatchedSocket(Socket socket)
@@ -20,12 +20,22 @@ internal abstract class BatchedSocket : IDisposable
     public Socket Socket { get; }
     public int Fd { get; }
     public bool IsIPv6 { get; }
-    public EpollLoop? Loop { get; set; }
+    public BatchLoop? Loop { get; set; }
 
-    public virtual void Dispose()
+    /// <summary>The loop's name for this socket in its completions (io_uring's user_data), never reused.</summary>
+    public uint Token { get; set; }
+
+    /// <summary>A registered socket is closed by its loop (see <see cref="BatchLoop.Unregister"/>).</summary>
+    public void Dispose()
     {
-        Loop?.Unregister(this);
-        Socket.Dispose();
+        if (Loop is { } loop)
+        {
+            loop.Unregister(this);
+        }
+        else
+        {
+            Socket.Dispose();
+        }
     }
 }
 

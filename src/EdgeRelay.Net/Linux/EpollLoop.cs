@@ -1,38 +1,22 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
-using EdgeRelay.Net.Udp;
-using EdgeRelay.Stun;
-using EdgeRelay.Turn;
 
 namespace EdgeRelay.Net.Linux;
 
 /// <summary>
-/// One event loop on its own thread: epoll tells which of its UDP sockets are readable, recvmmsg takes up
-/// to <see cref="BatchSize"/> datagrams in one system call, the core handles the whole batch under one
-/// acquisition of the engine's lock, and sendmmsg sends the answers in runs per socket. Every buffer is
-/// allocated once, in native memory, so the relay path allocates nothing and pins nothing per packet.
+/// The recvmmsg/sendmmsg backend: epoll tells which of the loop's UDP sockets are readable, recvmmsg
+/// takes up to <see cref="BatchLoop.BatchSize"/> datagrams in one system call, and sendmmsg sends the
+/// answers in one call per socket. It needs nothing newer than Linux 3.0, so it is the fallback when
+/// io_uring is not allowed (<see cref="IoUringLoop"/>).
 /// </summary>
-internal sealed unsafe class EpollLoop : IDisposable
+internal sealed unsafe class EpollLoop : BatchLoop
 {
-    public const int BatchSize = 32;
     private const int MaxEvents = 64;
     private const int WaitMilliseconds = 200;
 
-    /// <summary>The largest datagram taken whole; a longer one (MSG_TRUNC) is dropped.</summary>
-    private const int MaxDatagram = UdpRelayEndpoint.MaxPeerDatagram;
-    private const int SlotSize = TurnServer.PeerDataHeadroom + MaxDatagram + TurnServer.PeerDataTailroom + 5;
-    private const int ResponseSize = TurnServer.MinResponseBufferLength;
-
-    [ThreadStatic]
-    private static EpollLoop? s_current;
-
-    private readonly RelayEngine _engine;
     private readonly int _epfd;
     private readonly ConcurrentDictionary<int, BatchedSocket> _sockets = new();
-    private readonly Thread _thread;
-    private readonly TurnAction[] _actions = new TurnAction[BatchSize];
-    private readonly ScratchAddresses _scratch = new();
-    private volatile bool _running = true;
+    private readonly BatchedSocket?[] _senders = new BatchedSocket?[BatchSize];
 
     // Native memory: receive slots, responses, and the message headers that point into them.
     private readonly byte* _slots;
@@ -43,12 +27,10 @@ internal sealed unsafe class EpollLoop : IDisposable
     private readonly byte* _sendNames;
     private readonly Libc.IoVec* _sendIov;
     private readonly Libc.MMsgHdr* _sendMsgs;
-    private readonly byte** _bases;
     private readonly byte* _events;
 
-    public EpollLoop(RelayEngine engine, int index)
+    public EpollLoop(RelayEngine engine, int index) : base(engine, index)
     {
-        _engine = engine;
         _epfd = Libc.EpollCreate1(Libc.EpollCloexec);
         if (_epfd < 0)
         {
@@ -62,34 +44,23 @@ internal sealed unsafe class EpollLoop : IDisposable
         _sendNames = (byte*)NativeMemory.AllocZeroed((nuint)(BatchSize * Libc.SockaddrIn6Size));
         _sendIov = (Libc.IoVec*)NativeMemory.AllocZeroed((nuint)(BatchSize * sizeof(Libc.IoVec)));
         _sendMsgs = (Libc.MMsgHdr*)NativeMemory.AllocZeroed((nuint)(BatchSize * sizeof(Libc.MMsgHdr)));
-        _bases = (byte**)NativeMemory.AllocZeroed((nuint)(BatchSize * sizeof(byte*)));
         _events = (byte*)NativeMemory.AllocZeroed((nuint)(MaxEvents * Libc.EpollEventSize));
         for (int i = 0; i < BatchSize; i++)
         {
+            byte* slot = _slots + i * SlotSize;
+            Slots[i] = (nint)slot;
+            Responses[i] = (nint)(_responses + i * ResponseSize);
             _recvMsgs[i].Header.Name = _recvNames + i * Libc.SockaddrIn6Size;
             _recvMsgs[i].Header.Iov = &_recvIov[i];
             _recvMsgs[i].Header.IovLength = 1;
-            _recvIov[i].Base = Packet(i);
+            _recvIov[i].Base = slot + Turn.TurnServer.PeerDataHeadroom;
             _sendMsgs[i].Header.Name = _sendNames + i * Libc.SockaddrIn6Size;
             _sendMsgs[i].Header.Iov = &_sendIov[i];
             _sendMsgs[i].Header.IovLength = 1;
         }
-        _thread = new Thread(Run) { IsBackground = true, Name = $"relay loop {index}" };
     }
 
-    /// <summary>The loop whose thread is calling, or null on any other thread.</summary>
-    public static EpollLoop? Current => s_current;
-
-    public long Datagrams { get; private set; }
-
-    /// <summary>Bytes this loop's thread has allocated so far, sampled after every batch: the packet path should add none.</summary>
-    public long AllocatedBytes => Volatile.Read(ref _allocatedBytes);
-
-    private long _allocatedBytes;
-
-    public void Start() => _thread.Start();
-
-    public void Register(BatchedSocket socket)
+    public override void Register(BatchedSocket socket)
     {
         socket.Loop = this;
         _sockets[socket.Fd] = socket;
@@ -103,26 +74,18 @@ internal sealed unsafe class EpollLoop : IDisposable
         }
     }
 
-    public void Unregister(BatchedSocket socket)
+    protected override void Remove(BatchedSocket socket)
     {
-        // Before the socket closes, so that its descriptor, once reused, is not read as this socket's.
         Libc.EpollCtl(_epfd, Libc.EpollCtlDel, socket.Fd, null);
         _sockets.TryRemove(new KeyValuePair<int, BatchedSocket>(socket.Fd, socket));
     }
 
-    private byte* Packet(int slot) => _slots + slot * SlotSize + TurnServer.PeerDataHeadroom;
-
-    private void Run()
+    protected override void Run()
     {
-        s_current = this;
-        while (_running)
+        while (Running)
         {
             int ready = Libc.EpollWait(_epfd, _events, MaxEvents, WaitMilliseconds);
-            if (ready < 0)
-            {
-                continue; // EINTR
-            }
-            for (int e = 0; e < ready && _running; e++)
+            for (int e = 0; e < ready && Running; e++)
             {
                 int fd = (int)*(ulong*)(_events + e * Libc.EpollEventSize + Libc.EpollEventDataOffset);
                 if (_sockets.TryGetValue(fd, out BatchedSocket? socket))
@@ -130,6 +93,7 @@ internal sealed unsafe class EpollLoop : IDisposable
                     Drain(socket);
                 }
             }
+            CloseRemoved();
         }
     }
 
@@ -149,47 +113,18 @@ internal sealed unsafe class EpollLoop : IDisposable
             {
                 return;
             }
-            Datagrams += count;
-            Handle(socket, count);
+            for (int i = 0; i < count; i++)
+            {
+                Received[i] = socket;
+                Sources[i] = SockaddrCodec.Read((byte*)_recvMsgs[i].Header.Name);
+                Lengths[i] = (_recvMsgs[i].Header.Flags & Libc.MsgTrunc) != 0 ? -1 : (int)_recvMsgs[i].Length;
+            }
+            HandleBatch(count);
             Send(count);
-            Volatile.Write(ref _allocatedBytes, GC.GetAllocatedBytesForCurrentThread());
+            CountBatch(count);
             if (count < BatchSize)
             {
                 return;
-            }
-        }
-    }
-
-    private void Handle(BatchedSocket socket, int count)
-    {
-        var listener = socket as BatchedUdpListener;
-        var relay = socket as BatchedRelayEndpoint;
-        lock (_engine.Gate)
-        {
-            for (int i = 0; i < count; i++)
-            {
-                int length = (int)_recvMsgs[i].Length;
-                TransportAddress source = SockaddrCodec.Read((byte*)_recvMsgs[i].Header.Name);
-                _actions[i] = TurnAction.None;
-                if ((_recvMsgs[i].Header.Flags & Libc.MsgTrunc) != 0 || length > MaxDatagram)
-                {
-                    continue;
-                }
-                if (listener is not null)
-                {
-                    // A client's datagram: the core's offsets are from the start of the datagram.
-                    _bases[i] = Packet(i);
-                    var fiveTuple = new FiveTuple(source, listener.LocalAddress, TransportProtocol.Udp);
-                    _actions[i] = _engine.Server.HandleClientPacket(fiveTuple, listener, new ReadOnlySpan<byte>(_bases[i], length),
-                        new Span<byte>(_responses + i * ResponseSize, ResponseSize));
-                }
-                else if (relay?.Allocation is { } allocation)
-                {
-                    // A peer's datagram: the core writes its header into the headroom, offsets from the slot.
-                    _bases[i] = _slots + i * SlotSize;
-                    _actions[i] = _engine.Server.HandlePeerDatagram(allocation, source,
-                        new Span<byte>(_bases[i], SlotSize), TurnServer.PeerDataHeadroom, length);
-                }
             }
         }
     }
@@ -201,53 +136,33 @@ internal sealed unsafe class EpollLoop : IDisposable
     /// </summary>
     private void Send(int count)
     {
-        int* fds = stackalloc int[BatchSize];
         for (int i = 0; i < count; i++)
         {
-            fds[i] = -1;
-            ref TurnAction action = ref _actions[i];
-            if (action.Kind == TurnActionKind.None)
-            {
-                continue;
-            }
-            BatchedSocket? from = action.Kind == TurnActionKind.SendToPeer
-                ? action.Relay as BatchedSocket
-                : action.ClientContext as BatchedUdpListener;
-            if (from is null)
-            {
-                // A TCP or TLS client: its connection queues the bytes for its own writer.
-                int baseLength = SlotSize - (int)(_bases[i] - (_slots + i * SlotSize));
-                _engine.Execute(action, new ReadOnlySpan<byte>(_bases[i], baseLength),
-                    new ReadOnlySpan<byte>(_responses + i * ResponseSize, ResponseSize), _scratch);
-                continue;
-            }
-            fds[i] = from.Fd;
+            _senders[i] = PrepareSend(i);
         }
 
         int queued = 0;
         for (int i = 0; i < count; i++)
         {
-            int fd = fds[i];
-            if (fd < 0)
+            BatchedSocket? from = _senders[i];
+            if (from is null)
             {
                 continue;
             }
             int start = queued;
             for (int j = i; j < count; j++)
             {
-                if (fds[j] != fd)
+                if (_senders[j] != from)
                 {
                     continue;
                 }
-                fds[j] = -1;
-                ref TurnAction action = ref _actions[j];
-                BatchedSocket from = action.Kind == TurnActionKind.SendToPeer ? (BatchedSocket)action.Relay! : (BatchedSocket)action.ClientContext!;
-                _sendIov[queued].Base = (action.InResponseBuffer ? _responses + j * ResponseSize : _bases[j]) + action.Offset;
-                _sendIov[queued].Length = (nuint)action.Length;
-                _sendMsgs[queued].Header.NameLength = SockaddrCodec.Write((byte*)_sendMsgs[queued].Header.Name, action.Destination, from.IsIPv6);
+                _senders[j] = null;
+                _sendIov[queued].Base = Outgoing(j, out int length);
+                _sendIov[queued].Length = (nuint)length;
+                _sendMsgs[queued].Header.NameLength = SockaddrCodec.Write((byte*)_sendMsgs[queued].Header.Name, Destination(j), from.IsIPv6);
                 queued++;
             }
-            SendRun(fd, start, queued);
+            SendRun(from.Fd, start, queued);
         }
     }
 
@@ -261,24 +176,14 @@ internal sealed unsafe class EpollLoop : IDisposable
             start += Math.Max(sent, 0);
             if (start < end)
             {
-                _engine.CountSendFailures(1);
+                Engine.CountSendFailures(1);
                 start++;
             }
         }
     }
 
-    public void Stop()
+    protected override void ReleaseNative()
     {
-        _running = false;
-        if (_thread.IsAlive && Thread.CurrentThread != _thread)
-        {
-            _thread.Join();
-        }
-    }
-
-    public void Dispose()
-    {
-        Stop();
         Libc.Close(_epfd);
         NativeMemory.Free(_slots);
         NativeMemory.Free(_responses);
@@ -288,7 +193,6 @@ internal sealed unsafe class EpollLoop : IDisposable
         NativeMemory.Free(_sendNames);
         NativeMemory.Free(_sendIov);
         NativeMemory.Free(_sendMsgs);
-        NativeMemory.Free(_bases);
         NativeMemory.Free(_events);
     }
 }

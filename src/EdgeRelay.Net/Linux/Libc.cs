@@ -41,6 +41,24 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);
 
+    public const int ProtRead = 0x1, ProtWrite = 0x2;
+    public const int MapShared = 0x01, MapPopulate = 0x8000;
+    public static readonly void* MapFailed = (void*)-1;
+
+    [LibraryImport(Library, EntryPoint = "mmap", SetLastError = true)]
+    public static partial void* Mmap(void* address, nuint length, int protection, int flags, int fd, long offset);
+
+    [LibraryImport(Library, EntryPoint = "munmap", SetLastError = true)]
+    public static partial int Munmap(void* address, nuint length);
+
+    public const int EfdCloexec = 0x80000, EfdNonblock = 0x800;
+
+    [LibraryImport(Library, EntryPoint = "eventfd", SetLastError = true)]
+    public static partial int EventFd(uint initial, int flags);
+
+    [LibraryImport(Library, EntryPoint = "write", SetLastError = true)]
+    public static partial nint Write(int fd, void* buffer, nuint count);
+
     /// <summary>
     /// struct epoll_event is packed on x86_64 (12 bytes, data at offset 4) and naturally aligned
     /// elsewhere (16 bytes, data at offset 8).

@@ -308,10 +308,11 @@ public static class ConfigurationReader
             Backend = backend switch
             {
                 "auto" => EdgeRelay.Net.SocketBackend.Auto,
-                "batched" when OperatingSystem.IsLinux() => EdgeRelay.Net.SocketBackend.Batched,
+                "io_uring" when OperatingSystem.IsLinux() => EdgeRelay.Net.SocketBackend.IoUring,
+                "recvmmsg" when OperatingSystem.IsLinux() => EdgeRelay.Net.SocketBackend.RecvMmsg,
                 "portable" => EdgeRelay.Net.SocketBackend.Portable,
                 _ => throw section.Invalid("backend", backend, OperatingSystem.IsLinux()
-                    ? "\"auto\", \"batched\" or \"portable\"" : "\"auto\" or \"portable\" (batched needs Linux)"),
+                    ? "\"auto\", \"io_uring\", \"recvmmsg\" or \"portable\"" : "\"auto\" or \"portable\" (io_uring and recvmmsg need Linux)"),
             },
             Loops = section.GetInt32("loops", 0, 256) ?? 0,
         };

@@ -82,7 +82,7 @@ public sealed record LimitsSection
 /// <summary>How the relay drives its UDP sockets.</summary>
 public sealed record EngineSection
 {
-    /// <summary>auto (batched on Linux), batched (epoll, recvmmsg/sendmmsg) or portable (.NET async sockets).</summary>
+    /// <summary>auto (io_uring, else recvmmsg, on Linux), io_uring, recvmmsg (epoll, recvmmsg/sendmmsg) or portable (.NET async sockets).</summary>
     public EdgeRelay.Net.SocketBackend Backend { get; init; } = EdgeRelay.Net.SocketBackend.Auto;
 
     /// <summary>Event loops of the batched engine; 0: one per core.</summary>

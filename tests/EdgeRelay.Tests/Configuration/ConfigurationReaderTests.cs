@@ -109,7 +109,7 @@ public sealed class ConfigurationReaderTests
     [InlineData(Listener + """, "auth": { "sharedSecrets": "one" } """, "auth.sharedSecrets: \"one\" is not valid: expected an array")]
     [InlineData(Listener + """, "stateDirectory": "var/lib" """, "stateDirectory: \"var/lib\" is not valid: expected an absolute path")]
     [InlineData(Listener + """, "logLevel": "loud" """, "logLevel: \"loud\" is not valid")]
-    [InlineData(Listener + """, "engine": { "backend": "io_uring" } """, "engine.backend: \"io_uring\" is not valid")]
+    [InlineData(Listener + """, "engine": { "backend": "epoll" } """, "engine.backend: \"epoll\" is not valid: expected \"auto\", \"io_uring\", \"recvmmsg\" or \"portable\"")]
     [InlineData(Listener + """, "engine": { "loops": -1 } """, "engine.loops: -1 is not valid")]
     [InlineData("""[1, 2]""", "configuration: expected an object")]
     [InlineData("""{ "listeners": [ """, "not valid JSON")]
