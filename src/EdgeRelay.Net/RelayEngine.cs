@@ -253,15 +253,14 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
             endpoint = UdpRelayEndpoint.TryBind(address, dontFragment, this);
             return endpoint is not null;
         }
-        Socket? socket = RelaySocketOptions.TryBind(address.ToIPEndPoint(), dontFragment);
-        if (socket is null)
+        BatchedRelayEndpoint? relay = BatchedRelayEndpoint.TryBind(address, dontFragment);
+        if (relay is null)
         {
             endpoint = null;
             return false;
         }
         // The relay socket joins the loop that handled the Allocate (so its client's packets and its
         // peers' meet in one loop), or the next loop in turn for an Allocate from a TCP or TLS client.
-        var relay = new BatchedRelayEndpoint(socket);
         BatchLoop loop = BatchLoop.Current ?? _eventLoops[(int)((uint)Interlocked.Increment(ref _nextLoop) % (uint)_eventLoops.Count)];
         loop.Register(relay);
         endpoint = relay;

@@ -145,7 +145,14 @@ public sealed partial class TurnServer
                 _ => HandleChannelBindRequest(fiveTuple, request, auth, response, now),
             };
         }
-        _responses.Add(fiveTuple, request.TransactionId, response[..length], now);
+        if (request.Method is StunMethod.Allocate or StunMethod.Refresh)
+        {
+            // Only these two change state in a way a retransmission must not repeat (RFC 8489 §6.3.1).
+            // A retransmitted CreatePermission or ChannelBind just refreshes what the first one made
+            // (RFC 8656 §10.2, and the NOTE in §12.2), so it is handled again rather than remembered:
+            // that saves memory per allocation.
+            _responses.Add(fiveTuple, request.TransactionId, response[..length], now);
+        }
         return TurnAction.Respond(length, fiveTuple.Client, clientContext);
     }
 

@@ -109,7 +109,7 @@ internal abstract unsafe class BatchLoop : IDisposable
     {
         while (_closing.TryDequeue(out BatchedSocket? socket))
         {
-            socket.Socket.Dispose();
+            socket.Close();
         }
     }
 

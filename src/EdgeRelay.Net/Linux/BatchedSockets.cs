@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using EdgeRelay.Net.Udp;
 using EdgeRelay.Stun;
 using EdgeRelay.Turn.Allocations;
@@ -9,15 +10,12 @@ namespace EdgeRelay.Net.Linux;
 /// <summary>A socket that a <see cref="BatchLoop"/> reads in batches.</summary>
 internal abstract class BatchedSocket : IDisposable
 {
-    protected BatchedSocket(Socket socket)
+    protected BatchedSocket(int fd, bool isIPv6)
     {
-        Socket = socket;
-        Socket.Blocking = false;
-        Fd = (int)socket.Handle;
-        IsIPv6 = socket.AddressFamily == AddressFamily.InterNetworkV6;
+        Fd = fd;
+        IsIPv6 = isIPv6;
     }
 
-    public Socket Socket { get; }
     public int Fd { get; }
     public bool IsIPv6 { get; }
     public BatchLoop? Loop { get; set; }
@@ -34,9 +32,12 @@ internal abstract class BatchedSocket : IDisposable
         }
         else
         {
-            Socket.Dispose();
+            Close();
         }
     }
+
+    /// <summary>Closes the descriptor: by the loop's thread once registered.</summary>
+    public abstract void Close();
 }
 
 /// <summary>
@@ -47,14 +48,19 @@ internal sealed class BatchedUdpListener : BatchedSocket, IClientSender
 {
     private const int SolSocket = 1, SoReusePort = 15;
 
-    private BatchedUdpListener(Socket socket) : base(socket)
+    private BatchedUdpListener(Socket socket) : base((int)socket.Handle, socket.AddressFamily == AddressFamily.InterNetworkV6)
     {
+        Socket = socket;
+        Socket.Blocking = false;
         LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
         LocalAddress = TransportAddress.FromIPEndPoint(LocalEndPoint);
     }
 
+    public Socket Socket { get; }
     public IPEndPoint LocalEndPoint { get; }
     public TransportAddress LocalAddress { get; }
+
+    public override void Close() => Socket.Dispose();
 
     public static BatchedUdpListener Bind(IPEndPoint endpoint)
     {
@@ -88,12 +94,81 @@ internal sealed class BatchedUdpListener : BatchedSocket, IClientSender
         scratch.SendTo(Socket, data, client);
 }
 
-/// <summary>The socket of one relayed transport address, read by the loop it is registered with.</summary>
-internal sealed class BatchedRelayEndpoint(Socket socket) : BatchedSocket(socket), IRelayEndpoint, IPeerSender
+/// <summary>
+/// The socket of one relayed transport address, read by the loop it is registered with. It is a bare
+/// descriptor rather than a .NET Socket: a relay keeps thousands of them, and each Socket would carry
+/// its handle, its asynchronous context and their queues (about half a kilobyte) for nothing here.
+/// </summary>
+internal sealed unsafe class BatchedRelayEndpoint : BatchedSocket, IRelayEndpoint, IPeerSender
 {
+    private readonly Lock _closing = new();
+    private bool _closed;
+
+    private BatchedRelayEndpoint(int fd, bool isIPv6) : base(fd, isIPv6)
+    {
+    }
+
     public Allocation? Allocation { get; set; }
 
-    /// <summary>For a TCP or TLS client's ChannelData, which arrives on its connection's thread.</summary>
-    public void SendToPeer(ReadOnlySpan<byte> data, in TransportAddress peer, ScratchAddresses scratch) =>
-        scratch.SendTo(Socket, data, peer);
+    /// <summary>
+    /// A non-blocking UDP socket bound to <paramref name="address"/>, or null when the port is taken (or
+    /// no descriptor is left). DF as <see cref="RelaySocketOptions.TryBind"/> sets it (RFC 8656 §14).
+    /// </summary>
+    public static BatchedRelayEndpoint? TryBind(in TransportAddress address, bool dontFragment)
+    {
+        bool v6 = address.Family == StunAddressFamily.IPv6;
+        int fd = Libc.Socket(v6 ? Libc.AfInet6 : Libc.AfInet, Libc.SockDgram | Libc.SockNonblock | Libc.SockCloexec, 0);
+        if (fd < 0)
+        {
+            return null;
+        }
+        int discover = dontFragment ? RelaySocketOptions.PmtuDiscoverDo : RelaySocketOptions.PmtuDiscoverDont;
+        int one = 1;
+        byte* sockaddr = stackalloc byte[Libc.SockaddrIn6Size];
+        uint length = SockaddrCodec.Write(sockaddr, address, v6);
+        if (Libc.SetSockOpt(fd, v6 ? Libc.IpProtoIpv6 : Libc.IpProtoIp, v6 ? Libc.Ipv6MtuDiscover : Libc.IpMtuDiscover, &discover, sizeof(int)) != 0
+            || (v6 && Libc.SetSockOpt(fd, Libc.IpProtoIpv6, Libc.Ipv6V6Only, &one, sizeof(int)) != 0)
+            || Libc.Bind(fd, sockaddr, length) != 0)
+        {
+            Libc.Close(fd);
+            return null;
+        }
+        return new BatchedRelayEndpoint(fd, v6);
+    }
+
+    /// <summary>
+    /// For a TCP or TLS client's ChannelData, which arrives on its connection's thread. The lock keeps
+    /// the loop from closing the descriptor (and the kernel from giving its number to another socket)
+    /// while this sends.
+    /// </summary>
+    public void SendToPeer(ReadOnlySpan<byte> data, in TransportAddress peer, ScratchAddresses scratch)
+    {
+        byte* sockaddr = stackalloc byte[Libc.SockaddrIn6Size];
+        uint length = SockaddrCodec.Write(sockaddr, peer, IsIPv6);
+        nint sent;
+        lock (_closing)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            fixed (byte* bytes = data)
+            {
+                sent = Libc.SendTo(Fd, bytes, (nuint)data.Length, Libc.MsgDontWait, sockaddr, length);
+            }
+        }
+        if (sent < 0)
+        {
+            throw new SocketException((int)SocketError.SocketError, $"sendto failed: errno {Marshal.GetLastPInvokeError()}");
+        }
+    }
+
+    public override void Close()
+    {
+        lock (_closing)
+        {
+            if (!_closed)
+            {
+                _closed = true;
+                Libc.Close(Fd);
+            }
+        }
+    }
 }

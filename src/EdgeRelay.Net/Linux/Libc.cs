@@ -51,6 +51,21 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "munmap", SetLastError = true)]
     public static partial int Munmap(void* address, nuint length);
 
+    public const int SockDgram = 2, SockNonblock = 0x800, SockCloexec = 0x80000;
+    public const int IpProtoIp = 0, IpProtoIpv6 = 41, IpMtuDiscover = 10, Ipv6MtuDiscover = 23, Ipv6V6Only = 26;
+
+    [LibraryImport(Library, EntryPoint = "socket", SetLastError = true)]
+    public static partial int Socket(int domain, int type, int protocol);
+
+    [LibraryImport(Library, EntryPoint = "setsockopt", SetLastError = true)]
+    public static partial int SetSockOpt(int fd, int level, int name, void* value, uint length);
+
+    [LibraryImport(Library, EntryPoint = "bind", SetLastError = true)]
+    public static partial int Bind(int fd, void* address, uint length);
+
+    [LibraryImport(Library, EntryPoint = "sendto", SetLastError = true)]
+    public static partial nint SendTo(int fd, void* buffer, nuint length, int flags, void* address, uint addressLength);
+
     public const int EfdCloexec = 0x80000, EfdNonblock = 0x800;
 
     [LibraryImport(Library, EntryPoint = "eventfd", SetLastError = true)]

@@ -7,7 +7,7 @@ internal static class RelaySocketOptions
 {
     // IPPROTO_IP / IP_MTU_DISCOVER and IPPROTO_IPV6 / IPV6_MTU_DISCOVER from <linux/in.h>, <linux/in6.h>.
     private const int IpProtoIp = 0, IpMtuDiscover = 10, IpProtoIpv6 = 41, Ipv6MtuDiscover = 23;
-    private const int PmtuDiscoverDont = 0, PmtuDiscoverDo = 2;
+    public const int PmtuDiscoverDont = 0, PmtuDiscoverDo = 2;
 
     /// <summary>
     /// A UDP socket bound to a relayed transport address, or null when the port is taken. RFC 8656 §14:
