@@ -35,6 +35,7 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
     private int _streamConnections;
     private long _bytesDroppedToSlowClients;
     private readonly string? _ioUringUnavailable;
+    private long _ticks;
 
     public RelayEngine(TurnServerOptions options, TimeProvider time, ILoggerFactory? loggerFactory = null, StreamLimits? streamLimits = null,
         SocketBackend backend = SocketBackend.Auto, int loops = 0)
@@ -100,6 +101,22 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
     /// <summary>Datagrams the batched engine's loops have read.</summary>
     public long LoopDatagrams => _eventLoops.Sum(l => l.Datagrams);
     public long RefusedConnections => Interlocked.Read(ref _refusedConnections);
+
+    /// <summary>
+    /// One counter per part of the engine that must keep moving: each batched loop's turns, and the
+    /// timer tick that expires allocations (it takes the core's lock, so it stalls with a stuck core).
+    /// A watchdog compares two snapshots: every entry must have grown.
+    /// </summary>
+    public long[] ProgressSnapshot()
+    {
+        var snapshot = new long[_eventLoops.Count + 1];
+        for (int i = 0; i < _eventLoops.Count; i++)
+        {
+            snapshot[i] = _eventLoops[i].Turns;
+        }
+        snapshot[^1] = Interlocked.Read(ref _ticks);
+        return snapshot;
+    }
     public int StreamConnectionCount => Volatile.Read(ref _streamConnections);
 
     internal void CountRefusedConnection() => Interlocked.Increment(ref _refusedConnections);
@@ -235,6 +252,7 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
                 {
                     Server.Tick();
                 }
+                Interlocked.Increment(ref _ticks);
                 foreach (StreamListener listener in _streamListeners)
                 {
                     listener.CloseIdleConnections();

@@ -39,6 +39,7 @@ internal abstract unsafe class BatchLoop : IDisposable
     private readonly ConcurrentQueue<BatchedSocket> _closing = new();
     private long _allocatedBytes;
     private long _datagrams;
+    private long _turns;
     private volatile bool _running = true;
 
     protected BatchLoop(RelayEngine engine, int index)
@@ -62,6 +63,15 @@ internal abstract unsafe class BatchLoop : IDisposable
     protected nint[] Responses { get; } = new nint[BatchSize];
 
     public long Datagrams => Volatile.Read(ref _datagrams);
+
+    /// <summary>
+    /// Turns of the loop so far: it turns at least every fraction of a second, idle or not, so a count
+    /// that stops means a stuck loop (what the systemd watchdog is there for).
+    /// </summary>
+    public long Turns => Volatile.Read(ref _turns);
+
+    /// <summary>Called by the backend once per turn of its loop.</summary>
+    protected void CountTurn() => Volatile.Write(ref _turns, _turns + 1);
 
     /// <summary>Bytes this loop's thread has allocated so far, sampled after every batch: the packet path should add none.</summary>
     public long AllocatedBytes => Volatile.Read(ref _allocatedBytes);

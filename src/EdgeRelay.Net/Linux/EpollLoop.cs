@@ -94,6 +94,7 @@ internal sealed unsafe class EpollLoop : BatchLoop
                 }
             }
             CloseRemoved();
+            CountTurn();
         }
     }
 

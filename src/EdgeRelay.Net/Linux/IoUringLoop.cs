@@ -290,6 +290,7 @@ internal sealed unsafe class IoUringLoop : BatchLoop
                 _ring.SubmitAndWait(false, null);
                 CloseRemoved();
             }
+            CountTurn();
         }
         IoUring.BufReg registration = new() { Bgid = BufferGroup };
         IoUring.Register(_ring.Fd, IoUring.RegisterUnregisterPbufRing, &registration, 1);
