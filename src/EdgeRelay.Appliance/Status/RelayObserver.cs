@@ -1,0 +1,97 @@
+using EdgeRelay.Net;
+
+namespace EdgeRelay.Appliance.Status;
+
+/// <summary>
+/// Watches a running <see cref="RelayEngine"/> from outside, once a second, and reports to the
+/// <see cref="StatusModel"/> what it sees: bound listeners, traffic, the allocation quota, the TLS
+/// certificates' validity and whether the loops make progress. It reads counters only: it never takes
+/// the relay's lock and never sits on its packet path.
+/// </summary>
+public sealed class RelayObserver : IDisposable
+{
+    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
+
+    /// <summary>A certificate closer than this to its end is "expiring".</summary>
+    public static readonly TimeSpan CertificateWarning = TimeSpan.FromDays(14);
+
+    /// <summary>Loops that have not turned for this long are stuck (they turn every 200 ms when idle).</summary>
+    public static readonly TimeSpan StallAfter = TimeSpan.FromSeconds(10);
+
+    private readonly RelayEngine _engine;
+    private readonly StatusModel _model;
+    private readonly TimeProvider _time;
+    private ITimer? _timer;
+    private long _lastPackets = -1;
+    private long[]? _lastProgress;
+    private long _lastProgressTimestamp;
+
+    public RelayObserver(RelayEngine engine, StatusModel model, TimeProvider time)
+    {
+        _engine = engine;
+        _model = model;
+        _time = time;
+        _lastProgressTimestamp = time.GetTimestamp();
+    }
+
+    public void Start() => _timer = _time.CreateTimer(_ => Sample(), null, TimeSpan.Zero, Interval);
+
+    /// <summary>One look at the relay (the timer calls it; tests may too).</summary>
+    public void Sample()
+    {
+        _model.Set(StatusReasons.NoListener, _engine.LocalEndPoints.Count + _engine.StreamEndPoints.Count == 0);
+
+        long packets = _engine.Server.Counters.PacketsToPeers + _engine.Server.Counters.PacketsFromPeers;
+        if (_lastPackets >= 0 && packets > _lastPackets)
+        {
+            _model.ReportTraffic();
+        }
+        _lastPackets = packets;
+
+        int max = _engine.Server.Options.MaxAllocations;
+        _model.Set(StatusReasons.QuotaNearlyFull, max > 0 && _engine.Server.AllocationCount * 10L >= max * 9L);
+
+        DateTimeOffset now = _time.GetUtcNow();
+        bool unusable = false, expiring = false;
+        foreach (var certificate in _engine.Certificates)
+        {
+            DateTimeOffset notBefore = certificate.Certificate.NotBefore.ToUniversalTime();
+            DateTimeOffset notAfter = certificate.Certificate.NotAfter.ToUniversalTime();
+            unusable |= now < notBefore || now >= notAfter;
+            expiring |= now < notAfter && notAfter - now < CertificateWarning;
+        }
+        _model.Set(StatusReasons.TlsCertificateUnusable, unusable);
+        _model.Set(StatusReasons.CertificateExpiring, expiring && !unusable);
+
+        long[] progress = _engine.ProgressSnapshot();
+        if (_lastProgress is null || Advanced(_lastProgress, progress))
+        {
+            _lastProgress = progress;
+            _lastProgressTimestamp = _time.GetTimestamp();
+            _model.Clear(StatusReasons.RelayLoopStalled);
+        }
+        else if (_time.GetElapsedTime(_lastProgressTimestamp) >= StallAfter)
+        {
+            _model.Raise(StatusReasons.RelayLoopStalled);
+        }
+    }
+
+    /// <summary>True when every counter grew: one that stands still is a stuck part.</summary>
+    public static bool Advanced(long[] before, long[] after)
+    {
+        if (before.Length != after.Length)
+        {
+            return true;
+        }
+        for (int i = 0; i < before.Length; i++)
+        {
+            if (after[i] <= before[i])
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    public void Dispose() => _timer?.Dispose();
+}

@@ -1,0 +1,53 @@
+namespace EdgeRelay.Appliance.Status;
+
+/// <summary>How bad a reason is: a degraded box still relays; a faulted one cannot do its job.</summary>
+public enum Severity
+{
+    Degraded,
+    Fault,
+}
+
+/// <summary>
+/// One reason why the box is not simply healthy. <see cref="Code"/> is stable (log lines, the page,
+/// /api/status, monitoring rules and support calls refer to it) and so is <see cref="BlinkCode"/>: the
+/// number of red blinks a fault shows, or 0 for a degraded reason (amber steady says "look at the page").
+/// </summary>
+public sealed record StatusReason(string Code, Severity Severity, int BlinkCode, string Summary)
+{
+    public override string ToString() => $"{Code}: {Summary}";
+}
+
+/// <summary>
+/// Every reason the status model knows, in one place. Codes are never renumbered or reused: a new
+/// reason gets a new code. Fault blink codes are small, so that a technician can count them.
+/// </summary>
+public static class StatusReasons
+{
+    // Faults: the box cannot relay. The blink code is what the red LED counts out.
+    public static readonly StatusReason NoListener = new("F1-no-listener", Severity.Fault, 1,
+        "no listener is bound: nothing can reach the relay");
+    public static readonly StatusReason InvalidConfiguration = new("F2-invalid-configuration", Severity.Fault, 2,
+        "the configuration is invalid and no earlier good one is available");
+    public static readonly StatusReason TlsCertificateUnusable = new("F3-tls-certificate-unusable", Severity.Fault, 3,
+        "the TLS certificate cannot be used (expired, not yet valid, or unreadable): turns: clients fail");
+    public static readonly StatusReason RelayLoopStalled = new("F4-relay-loop-stalled", Severity.Fault, 4,
+        "a relay loop stopped making progress");
+
+    // Degraded: the box relays, but something needs attention.
+    public static readonly StatusReason ConfigurationStale = new("D1-configuration-stale", Severity.Degraded, 0,
+        "running on an old configuration: the newest could not be fetched or applied");
+    public static readonly StatusReason CloudUnreachable = new("D2-cloud-unreachable", Severity.Degraded, 0,
+        "the configuration endpoint cannot be reached");
+    public static readonly StatusReason CertificateExpiring = new("D3-certificate-expiring", Severity.Degraded, 0,
+        "the TLS certificate expires within 14 days");
+    public static readonly StatusReason QuotaNearlyFull = new("D4-quota-nearly-full", Severity.Degraded, 0,
+        "allocations are at 90 % or more of limits.maxAllocations");
+    public static readonly StatusReason NeedsConfiguration = new("D5-needs-configuration", Severity.Degraded, 0,
+        "no credential and no cloud configuration: the relay refuses everyone until it is configured");
+
+    public static IReadOnlyList<StatusReason> All { get; } =
+    [
+        NoListener, InvalidConfiguration, TlsCertificateUnusable, RelayLoopStalled,
+        ConfigurationStale, CloudUnreachable, CertificateExpiring, QuotaNearlyFull, NeedsConfiguration,
+    ];
+}
