@@ -21,6 +21,7 @@ for tool in turnutils_uclient turnutils_peer turnutils_stunclient; do
 done
 [[ -x /usr/bin/chromium ]] || need+=(chromium)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus) # promtool checks /metrics
 if [[ ${#need[@]} -gt 0 ]]; then
     SUDO=""
     [[ $(id -u) -eq 0 ]] || SUDO="sudo"

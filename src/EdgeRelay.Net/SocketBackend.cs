@@ -15,3 +15,15 @@ public enum SocketBackend
     /// <summary>.NET's asynchronous sockets (SocketAddress overloads), one receive loop per socket: works everywhere.</summary>
     Portable,
 }
+
+public static class SocketBackendNames
+{
+    /// <summary>The name of the backend as <c>engine.backend</c> spells it.</summary>
+    public static string ToConfigName(this SocketBackend backend) => backend switch
+    {
+        SocketBackend.IoUring => "io_uring",
+        SocketBackend.RecvMmsg => "recvmmsg",
+        SocketBackend.Portable => "portable",
+        _ => "auto",
+    };
+}

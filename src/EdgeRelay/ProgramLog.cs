@@ -12,4 +12,16 @@ internal static partial class ProgramLog
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "No credential is configured (auth.users, auth.sharedSecrets): every Allocate will be refused.")]
     public static partial void NoCredentials(ILogger logger);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "Status: {Summary}")]
+    public static partial void StatusChanged(ILogger logger, string summary);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "Status page on {Url}")]
+    public static partial void StatusPageListening(ILogger logger, string url);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Error, Message = "Status page cannot listen on {Endpoint}: {Error}. The relay goes on without it.")]
+    public static partial void StatusPageFailed(ILogger logger, string endpoint, string error);
+
+    [LoggerMessage(EventId = 13, Level = LogLevel.Information, Message = "Identify requested from the status page: LEDs chase for 15 s")]
+    public static partial void Identify(ILogger logger);
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using EdgeRelay.Appliance.Web;
 using EdgeRelay.Configuration;
 using EdgeRelay.Net;
 using Microsoft.Extensions.DependencyInjection;
@@ -35,12 +36,22 @@ internal static class RunCommand
             options.UseUtcTimestamp = true;
         });
         builder.Services.Configure<ConsoleLifetimeOptions>(options => options.SuppressStatusMessages = true);
+        // The status page's web host logs every request at Information: only its problems are news.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
 
         IReadOnlyCollection<IPAddress> localAddresses = TurnOptionsFactory.GetLocalAddresses();
         var turnOptions = TurnOptionsFactory.Create(configuration, localAddresses);
         var engineHolder = new EngineHolder();
         builder.Services.AddSingleton(sp => engineHolder.Engine!);
         builder.Services.AddHostedService<RelayService>();
+        var recentErrors = new RecentErrors(TimeProvider.System);
+        builder.Logging.AddProvider(recentErrors);
+        builder.Services.AddSingleton(recentErrors);
+        builder.Services.AddSingleton(configuration);
+        builder.Services.AddSingleton(new ApplianceInfo(configPath ?? "development default",
+            ApplianceInfo.IceServerUrlsFor(configuration, turnOptions.AdvertisedRelayAddressIPv4 ?? turnOptions.AdvertisedRelayAddressIPv6!)));
+        builder.Services.AddHostedService<ApplianceService>();
         using IHost host = builder.Build();
 
         ILoggerFactory loggerFactory = host.Services.GetRequiredService<ILoggerFactory>();

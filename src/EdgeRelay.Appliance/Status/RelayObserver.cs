@@ -23,6 +23,8 @@ public sealed class RelayObserver : IDisposable
     private readonly TimeProvider _time;
     private ITimer? _timer;
     private long _lastPackets = -1;
+    private long _lastBytes;
+    private long _lastSampleTimestamp;
     private long[]? _lastProgress;
     private long _lastProgressTimestamp;
 
@@ -34,6 +36,12 @@ public sealed class RelayObserver : IDisposable
         _lastProgressTimestamp = time.GetTimestamp();
     }
 
+    /// <summary>Relayed packets (both directions) per second over the last sampling interval.</summary>
+    public double PacketsPerSecond { get; private set; }
+
+    /// <summary>Relayed payload bytes (both directions) per second over the last sampling interval.</summary>
+    public double BytesPerSecond { get; private set; }
+
     public void Start() => _timer = _time.CreateTimer(_ => Sample(), null, TimeSpan.Zero, Interval);
 
     /// <summary>One look at the relay (the timer calls it; tests may too).</summary>
@@ -42,11 +50,21 @@ public sealed class RelayObserver : IDisposable
         _model.Set(StatusReasons.NoListener, _engine.LocalEndPoints.Count + _engine.StreamEndPoints.Count == 0);
 
         long packets = _engine.Server.Counters.PacketsToPeers + _engine.Server.Counters.PacketsFromPeers;
-        if (_lastPackets >= 0 && packets > _lastPackets)
+        long bytes = _engine.Server.Counters.BytesToPeers + _engine.Server.Counters.BytesFromPeers;
+        long timestamp = _time.GetTimestamp();
+        if (_lastPackets >= 0)
         {
-            _model.ReportTraffic();
+            if (packets > _lastPackets)
+            {
+                _model.ReportTraffic();
+            }
+            double seconds = _time.GetElapsedTime(_lastSampleTimestamp, timestamp).TotalSeconds;
+            PacketsPerSecond = seconds > 0 ? (packets - _lastPackets) / seconds : 0;
+            BytesPerSecond = seconds > 0 ? (bytes - _lastBytes) / seconds : 0;
         }
         _lastPackets = packets;
+        _lastBytes = bytes;
+        _lastSampleTimestamp = timestamp;
 
         int max = _engine.Server.Options.MaxAllocations;
         _model.Set(StatusReasons.QuotaNearlyFull, max > 0 && _engine.Server.AllocationCount * 10L >= max * 9L);

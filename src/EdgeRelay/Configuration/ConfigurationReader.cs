@@ -19,6 +19,9 @@ public static class ConfigurationReader
     /// <summary>Passwords and secrets shorter than this are refused: a guessable one makes an open relay.</summary>
     public const int MinSecretLength = 8;
 
+    /// <summary>The admin token guards actions on a LAN page: long enough that guessing it is hopeless.</summary>
+    public const int MinAdminTokenLength = 20;
+
     public static RelayConfiguration ReadFile(string path)
     {
         string json;
@@ -272,8 +275,18 @@ public static class ConfigurationReader
 
     private static StatusSection ReadStatus(JsonElement element)
     {
-        var section = new JsonSection(element, "status", "endpoint");
-        return new StatusSection(ReadEndpoint(section, "endpoint", required: true)!);
+        var section = new JsonSection(element, "status", "endpoint", "adminToken", "hostNames");
+        string? token = section.GetString("adminToken");
+        if (token is not null && token.Length < MinAdminTokenLength)
+        {
+            // Never echo the value: it is a secret, even a bad one.
+            throw new ConfigurationException($"status.adminToken: too short: expected at least {MinAdminTokenLength} characters (e.g. `openssl rand -base64 24`)");
+        }
+        return new StatusSection(ReadEndpoint(section, "endpoint", required: true)!)
+        {
+            AdminToken = token,
+            HostNames = section.GetStringArray("hostNames"),
+        };
     }
 
     private static LimitsSection ReadLimits(JsonElement element)

@@ -55,7 +55,14 @@ public sealed record PeersSection
     public IReadOnlyList<IPNetwork> Deny { get; init; } = [];
 }
 
-public sealed record StatusSection(IPEndPoint Endpoint);
+public sealed record StatusSection(IPEndPoint Endpoint)
+{
+    /// <summary>Bearer token for the page's actions (identify, later drain and refresh); none: actions are off.</summary>
+    public string? AdminToken { get; init; }
+
+    /// <summary>Names the page answers to besides IP literals and localhost (DNS rebinding guard).</summary>
+    public IReadOnlyList<string> HostNames { get; init; } = [];
+}
 
 /// <summary>Defaults sized for a Raspberry Pi 4 (4 cores, 1 GbE, 2-8 GiB): see the README.</summary>
 public sealed record LimitsSection

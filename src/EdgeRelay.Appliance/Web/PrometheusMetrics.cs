@@ -1,0 +1,93 @@
+using System.Globalization;
+using System.Text;
+using EdgeRelay.Appliance.Status;
+using EdgeRelay.Net;
+using EdgeRelay.Turn;
+using EdgeRelay.Turn.Auth;
+using EdgeRelay.Turn.Policy;
+
+namespace EdgeRelay.Appliance.Web;
+
+/// <summary>
+/// <c>GET /metrics</c> in the Prometheus text exposition format (version 0.0.4). Labels come from fixed
+/// sets only (reasons, directions, states), never from user names or addresses, so that ephemeral
+/// TURN REST user names cannot grow the series without bound.
+/// </summary>
+public static class PrometheusMetrics
+{
+    public const string ContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+    public static string Write(RelayEngine engine, ApplianceStatus status, long uptimeSeconds, string version)
+    {
+        var text = new StringBuilder(4096);
+        TurnCounters c = engine.Server.Counters;
+
+        Metric(text, "edgerelay_info", "gauge", "Build and engine of this relay.",
+            ($"version=\"{Escape(version)}\",backend=\"{engine.Backend.ToConfigName()}\"", 1));
+        Metric(text, "edgerelay_uptime_seconds", "gauge", "Seconds since the relay started.", ("", uptimeSeconds));
+        Metric(text, "edgerelay_health", "gauge", "1 for the box's current health, 0 for the others.",
+            Enum.GetValues<Health>().Select(h => ($"state=\"{Name(h.ToString())}\"", h == status.Health ? 1L : 0L)).ToArray());
+        Metric(text, "edgerelay_status_reason", "gauge", "1 while a reason for degraded or fault is active (stable codes).",
+            StatusReasons.All.Select(r => ($"code=\"{r.Code}\",severity=\"{Name(r.Severity.ToString())}\"", status.Reasons.Contains(r) ? 1L : 0L)).ToArray());
+        Metric(text, "edgerelay_allocations", "gauge", "Allocations now.", ("", engine.Server.AllocationCount));
+        Metric(text, "edgerelay_allocations_max", "gauge", "limits.maxAllocations.", ("", engine.Server.Options.MaxAllocations));
+        Metric(text, "edgerelay_allocations_created_total", "counter", "Allocations created.", ("", c.AllocationsCreated));
+        Metric(text, "edgerelay_allocations_ended_total", "counter", "Allocations ended.", ("", c.AllocationsEnded));
+        Metric(text, "edgerelay_permissions_created_total", "counter", "Permissions created.", ("", c.PermissionsCreated));
+        Metric(text, "edgerelay_channels_bound_total", "counter", "Channels bound.", ("", c.ChannelsBound));
+        Metric(text, "edgerelay_relayed_packets_total", "counter", "Packets relayed.",
+            ("direction=\"to_peer\"", c.PacketsToPeers), ("direction=\"from_peer\"", c.PacketsFromPeers));
+        Metric(text, "edgerelay_relayed_bytes_total", "counter", "Payload bytes relayed.",
+            ("direction=\"to_peer\"", c.BytesToPeers), ("direction=\"from_peer\"", c.BytesFromPeers));
+        Metric(text, "edgerelay_auth_failures_total", "counter", "Requests refused by authentication, by reason.",
+            Enum.GetValues<AuthFailure>().Where(r => r != AuthFailure.None)
+                .Select(r => ($"reason=\"{Name(r.ToString())}\"", c.GetAuthFailures(r))).ToArray());
+        Metric(text, "edgerelay_peer_refusals_total", "counter", "Peer addresses refused by the peer policy, by reason.",
+            Enum.GetValues<PeerDecision>().Where(d => !d.IsAllowed())
+                .Select(d => ($"reason=\"{Name(d.ToString())}\"", c.GetPeerRefusals(d))).ToArray());
+        Metric(text, "edgerelay_quota_rejections_total", "counter", "Allocate refused by the per-user quota (486).", ("", c.QuotaRejections));
+        Metric(text, "edgerelay_capacity_rejections_total", "counter", "Requests refused for capacity (508).", ("", c.CapacityRejections));
+        Metric(text, "edgerelay_dropped_packets_total", "counter", "Packets dropped, by reason.",
+            ("reason=\"malformed\"", c.MalformedPackets), ("reason=\"no_permission\"", c.DroppedNoPermission),
+            ("reason=\"no_allocation\"", c.DroppedNoAllocation));
+        Metric(text, "edgerelay_binding_requests_total", "counter", "STUN Binding requests answered.", ("", c.BindingRequests));
+        Metric(text, "edgerelay_stream_connections", "gauge", "TCP and TLS connections now.", ("", engine.StreamConnectionCount));
+        Metric(text, "edgerelay_refused_connections_total", "counter", "TCP and TLS connections refused by limits.", ("", engine.RefusedConnections));
+        Metric(text, "edgerelay_send_failures_total", "counter", "Datagrams the kernel refused to send.", ("", engine.SendFailures));
+        Metric(text, "edgerelay_slow_client_dropped_bytes_total", "counter", "Bytes dropped for TCP and TLS clients that read too slowly.",
+            ("", engine.BytesDroppedToSlowClients));
+        return text.ToString();
+    }
+
+    private static void Metric(StringBuilder text, string name, string type, string help, params (string Labels, long Value)[] samples)
+    {
+        text.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n');
+        text.Append("# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
+        foreach ((string labels, long value) in samples)
+        {
+            text.Append(name);
+            if (labels.Length > 0)
+            {
+                text.Append('{').Append(labels).Append('}');
+            }
+            text.Append(' ').Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        }
+    }
+
+    /// <summary>PascalCase enum names as snake_case label values.</summary>
+    private static string Name(string pascal)
+    {
+        var name = new StringBuilder(pascal.Length + 8);
+        for (int i = 0; i < pascal.Length; i++)
+        {
+            if (char.IsUpper(pascal[i]) && i > 0)
+            {
+                name.Append('_');
+            }
+            name.Append(char.ToLowerInvariant(pascal[i]));
+        }
+        return name.ToString();
+    }
+
+    private static string Escape(string value) => value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal);
+}

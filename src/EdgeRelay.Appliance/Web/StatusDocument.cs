@@ -1,0 +1,50 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace EdgeRelay.Appliance.Web;
+
+/// <summary>What <c>GET /api/status</c> returns, and what the page shows. Names are the JSON contract.</summary>
+public sealed record StatusDocument
+{
+    public required string Health { get; init; }
+    public required string Summary { get; init; }
+    public required IReadOnlyList<ReasonDocument> Reasons { get; init; }
+    public required LedDocument Led { get; init; }
+    public required string Version { get; init; }
+    public required string Backend { get; init; }
+    public required DateTimeOffset StartedAt { get; init; }
+    public required long UptimeSeconds { get; init; }
+    public required ConfigurationDocument Configuration { get; init; }
+    public required IReadOnlyList<ListenerDocument> Listeners { get; init; }
+    public required int Allocations { get; init; }
+    public required int MaxAllocations { get; init; }
+    public required int StreamConnections { get; init; }
+    public required TrafficDocument Relayed { get; init; }
+    public required IReadOnlyList<IceServerDocument> IceServers { get; init; }
+    public required IReadOnlyList<CertificateDocument> Certificates { get; init; }
+    public required IReadOnlyList<string> LastErrors { get; init; }
+}
+
+public sealed record ReasonDocument(string Code, string Severity, int BlinkCode, string Summary);
+
+public sealed record LedDocument(string Mode, int FaultCode);
+
+/// <summary>Where the running configuration came from (a file path, "development default", later the cloud) and its version.</summary>
+public sealed record ConfigurationDocument(string Source, long? Version);
+
+public sealed record ListenerDocument(string Transport, string Endpoint);
+
+public sealed record TrafficDocument(long PacketsToPeers, long PacketsFromPeers, long BytesToPeers, long BytesFromPeers,
+    double PacketsPerSecond, double BytesPerSecond);
+
+/// <summary>One RTCIceServer entry; credentials are never shown, the admin fills them in.</summary>
+public sealed record IceServerDocument(IReadOnlyList<string> Urls);
+
+public sealed record CertificateDocument(string Subject, DateTimeOffset NotAfter, double DaysLeft);
+
+public sealed record ActionResult(string Result);
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = false)]
+[JsonSerializable(typeof(StatusDocument))]
+[JsonSerializable(typeof(ActionResult))]
+internal sealed partial class StatusJsonContext : JsonSerializerContext;

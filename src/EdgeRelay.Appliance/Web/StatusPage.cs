@@ -1,0 +1,184 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using EdgeRelay.Appliance.Status;
+using EdgeRelay.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace EdgeRelay.Appliance.Web;
+
+public sealed record StatusPageOptions
+{
+    public required IPEndPoint Endpoint { get; init; }
+
+    /// <summary>Bearer token for actions; null disables them (there is no default).</summary>
+    public string? AdminToken { get; init; }
+
+    public required string Version { get; init; }
+    public required string ConfigurationSource { get; init; }
+    public IReadOnlyList<string> IceServerUrls { get; init; } = [];
+
+    /// <summary>Names besides IP literals and localhost that the page answers to in the Host header.</summary>
+    public IReadOnlyList<string> HostNames { get; init; } = [];
+}
+
+/// <summary>
+/// The local status page on <c>status.endpoint</c>: <c>/</c> (one self-contained HTML page, no CDN, works
+/// offline), <c>/api/status</c> (JSON), <c>/metrics</c> (Prometheus), and actions that need the admin
+/// token (<c>POST /api/identify</c>). ASP.NET Core's slim builder, source-generated JSON: Native AOT clean.
+/// </summary>
+public sealed class StatusPage : IAsyncDisposable
+{
+    private readonly StatusPageOptions _options;
+    private readonly RelayEngine _engine;
+    private readonly StatusModel _model;
+    private readonly RelayObserver _observer;
+    private readonly RecentErrors _errors;
+    private readonly TimeProvider _time;
+    private readonly Action _identify;
+    private readonly DateTimeOffset _startedAt;
+    private WebApplication? _app;
+
+    public StatusPage(StatusPageOptions options, RelayEngine engine, StatusModel model, RelayObserver observer, RecentErrors errors,
+        TimeProvider time, Action identify)
+    {
+        _options = options;
+        _engine = engine;
+        _model = model;
+        _observer = observer;
+        _errors = errors;
+        _time = time;
+        _identify = identify;
+        _startedAt = time.GetUtcNow();
+    }
+
+    /// <summary>The bound endpoint (the port is chosen by the system when the configuration says 0).</summary>
+    public IPEndPoint? LocalEndPoint { get; private set; }
+
+    public async Task StartAsync(ILoggerFactory loggerFactory)
+    {
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton(loggerFactory);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Listen(_options.Endpoint);
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = 4096;
+        });
+        builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, StatusJsonContext.Default));
+        WebApplication app = builder.Build();
+
+        app.Use(async (context, next) =>
+        {
+            // DNS rebinding: a page on some web site that resolves its own name to this box must not be
+            // able to read it. Only IP literals, localhost and configured names are answered.
+            if (!IsAllowedHost(context.Request.Host))
+            {
+                context.Response.StatusCode = StatusCodes.Status421MisdirectedRequest;
+                return;
+            }
+            context.Response.Headers.CacheControl = "no-store";
+            context.Response.Headers["X-Content-Type-Options"] = "nosniff";
+            context.Response.Headers["X-Frame-Options"] = "DENY";
+            context.Response.Headers.ContentSecurityPolicy = "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; frame-ancestors 'none'";
+            await next(context).ConfigureAwait(false);
+        });
+        app.MapGet("/", () => Results.Text(StatusPageHtml.Page, "text/html; charset=utf-8"));
+        app.MapGet("/api/status", () => Results.Json(Document(), StatusJsonContext.Default.StatusDocument));
+        app.MapGet("/metrics", () => Results.Text(
+            PrometheusMetrics.Write(_engine, _model.Current, (long)(_time.GetUtcNow() - _startedAt).TotalSeconds, _options.Version),
+            PrometheusMetrics.ContentType));
+        app.MapPost("/api/identify", (HttpContext context) =>
+        {
+            if (Authorize(context) is { } refused)
+            {
+                return refused;
+            }
+            _identify();
+            return Results.Json(new ActionResult("identifying for 15 s"), StatusJsonContext.Default.ActionResult);
+        });
+
+        await app.StartAsync().ConfigureAwait(false);
+        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var uri = new Uri(address);
+        LocalEndPoint = new IPEndPoint(_options.Endpoint.Address, uri.Port);
+        _app = app;
+    }
+
+    /// <summary>401 without a valid bearer token, 403 when no token is configured (actions are off).</summary>
+    private IResult? Authorize(HttpContext context)
+    {
+        if (_options.AdminToken is null)
+        {
+            return Results.Problem("actions are disabled: set status.adminToken in the configuration", statusCode: StatusCodes.Status403Forbidden);
+        }
+        string header = context.Request.Headers.Authorization.ToString();
+        const string Bearer = "Bearer ";
+        if (!header.StartsWith(Bearer, StringComparison.Ordinal)
+            || !CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(header[Bearer.Length..]), Encoding.UTF8.GetBytes(_options.AdminToken)))
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+            return Results.StatusCode(StatusCodes.Status401Unauthorized);
+        }
+        return null;
+    }
+
+    private bool IsAllowedHost(HostString host)
+    {
+        if (!host.HasValue)
+        {
+            return false;
+        }
+        string name = host.Host.Trim('[', ']');
+        return IPAddress.TryParse(name, out _)
+            || name.Equals("localhost", StringComparison.OrdinalIgnoreCase)
+            || _options.HostNames.Any(allowed => allowed.Equals(name, StringComparison.OrdinalIgnoreCase));
+    }
+
+    public StatusDocument Document()
+    {
+        ApplianceStatus status = _model.Current;
+        DateTimeOffset now = _time.GetUtcNow();
+        var counters = _engine.Server.Counters;
+        return new StatusDocument
+        {
+            Health = status.Health.ToString(),
+            Summary = status.Summary,
+            Reasons = status.Reasons.Select(r => new ReasonDocument(r.Code, r.Severity.ToString(), r.BlinkCode, r.Summary)).ToList(),
+            Led = new LedDocument(status.Led.Mode.ToString(), status.Led.FaultCode),
+            Version = _options.Version,
+            Backend = _engine.Backend.ToConfigName(),
+            StartedAt = _startedAt,
+            UptimeSeconds = (long)(now - _startedAt).TotalSeconds,
+            Configuration = new ConfigurationDocument(_options.ConfigurationSource, null),
+            Listeners = _engine.LocalEndPoints.Select(e => new ListenerDocument("udp", e.ToString()))
+                .Concat(_engine.StreamEndPoints.Select(s => new ListenerDocument(s.Protocol.ToString().ToLowerInvariant(), s.EndPoint.ToString())))
+                .ToList(),
+            Allocations = _engine.Server.AllocationCount,
+            MaxAllocations = _engine.Server.Options.MaxAllocations,
+            StreamConnections = _engine.StreamConnectionCount,
+            Relayed = new TrafficDocument(counters.PacketsToPeers, counters.PacketsFromPeers, counters.BytesToPeers, counters.BytesFromPeers,
+                Math.Round(_observer.PacketsPerSecond, 1), Math.Round(_observer.BytesPerSecond, 1)),
+            IceServers = _options.IceServerUrls.Count == 0 ? [] : [new IceServerDocument(_options.IceServerUrls)],
+            Certificates = _engine.Certificates.Select(c => new CertificateDocument(c.Certificate.Subject,
+                c.Certificate.NotAfter.ToUniversalTime(), Math.Round((c.Certificate.NotAfter.ToUniversalTime() - now.UtcDateTime).TotalDays, 1))).ToList(),
+            LastErrors = _errors.Snapshot(),
+        };
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync().ConfigureAwait(false);
+            await _app.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,126 @@
+namespace EdgeRelay.Appliance.Web;
+
+/// <summary>
+/// The status page: one self-contained document (inline style and script, no external fetch but its own
+/// /api/status), so it works on a LAN with no internet. It polls every two seconds and mirrors the LEDs.
+/// </summary>
+internal static class StatusPageHtml
+{
+    public const string Page = """
+<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>EdgeRelay</title>
+<style>
+  body { font: 15px/1.4 system-ui, sans-serif; margin: 0; background: #f4f5f7; color: #1d2330; }
+  header { background: #1d2330; color: #fff; padding: 14px 20px; display: flex; align-items: center; gap: 18px; }
+  header h1 { font-size: 18px; margin: 0; }
+  main { padding: 16px 20px; display: grid; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr)); gap: 14px; }
+  section { background: #fff; border-radius: 8px; padding: 12px 16px; box-shadow: 0 1px 2px #0002; }
+  h2 { font-size: 14px; text-transform: uppercase; letter-spacing: .05em; color: #667; margin: 0 0 8px; }
+  table { border-collapse: collapse; width: 100%; } td { padding: 3px 6px 3px 0; vertical-align: top; }
+  td:first-child { color: #667; white-space: nowrap; }
+  code, pre { font: 12px ui-monospace, monospace; background: #eef0f3; border-radius: 4px; padding: 2px 4px; }
+  pre { padding: 8px; white-space: pre-wrap; word-break: break-all; }
+  #health { font-weight: 600; padding: 3px 10px; border-radius: 12px; background: #888; }
+  .Relaying, .HealthyIdle { background: #1f9d55 !important; } .Starting { background: #d69e2e !important; }
+  .Degraded { background: #dd6b20 !important; } .Fault { background: #c53030 !important; }
+  .leds { display: flex; gap: 10px; }
+  .led { width: 18px; height: 18px; border-radius: 50%; background: #333; border: 2px solid #555; }
+  .led.green.on { background: #38d46a; box-shadow: 0 0 10px #38d46a; }
+  .led.amber.on { background: #f6ad35; box-shadow: 0 0 10px #f6ad35; }
+  .led.red.on { background: #f24848; box-shadow: 0 0 10px #f24848; }
+  .blink { animation: blink 1s steps(1) infinite; } .flicker { animation: flicker .7s steps(1) infinite; }
+  @keyframes blink { 50% { background: #333; box-shadow: none; } }
+  @keyframes flicker { 90% { background: #333; box-shadow: none; } }
+  ul { margin: 0; padding-left: 18px; }
+</style>
+</head>
+<body>
+<header>
+  <h1>EdgeRelay</h1>
+  <span id="health">loading</span>
+  <div class="leds" title="mirror of the box's LEDs">
+    <div id="led-green" class="led green"></div><div id="led-amber" class="led amber"></div><div id="led-red" class="led red"></div>
+  </div>
+  <span id="ledtext"></span>
+</header>
+<main>
+  <section><h2>Health</h2><div id="summary"></div><ul id="reasons"></ul></section>
+  <section><h2>Relay</h2><table>
+    <tr><td>Allocations</td><td id="allocations"></td></tr>
+    <tr><td>TCP/TLS connections</td><td id="connections"></td></tr>
+    <tr><td>Relayed</td><td id="rate"></td></tr>
+    <tr><td>Totals</td><td id="totals"></td></tr>
+    <tr><td>Listeners</td><td id="listeners"></td></tr>
+  </table></section>
+  <section><h2>This box</h2><table>
+    <tr><td>Version</td><td id="version"></td></tr>
+    <tr><td>Uptime</td><td id="uptime"></td></tr>
+    <tr><td>UDP engine</td><td id="backend"></td></tr>
+    <tr><td>Configuration</td><td id="configuration"></td></tr>
+    <tr><td>Certificates</td><td id="certificates"></td></tr>
+  </table></section>
+  <section><h2>iceServers for WebRTC apps</h2><pre id="ice"></pre></section>
+  <section><h2>Last warnings and errors</h2><ul id="errors"></ul></section>
+  <section><h2>What the LEDs say</h2><table>
+    <tr><td>green steady</td><td>healthy, idle</td></tr>
+    <tr><td>green flickering</td><td>healthy, relaying</td></tr>
+    <tr><td>amber blinking</td><td>starting or applying a configuration</td></tr>
+    <tr><td>amber steady</td><td>degraded: see the reasons on this page</td></tr>
+    <tr><td>red, N blinks then a pause</td><td>fault N: F1 no listener, F2 invalid configuration, F3 TLS certificate unusable, F4 relay loop stalled</td></tr>
+    <tr><td>all chasing</td><td>identify (15 s)</td></tr>
+  </table></section>
+</main>
+<script>
+const $ = id => document.getElementById(id);
+const text = (id, value) => { $(id).textContent = value; };
+function list(id, items) {
+  const ul = $(id); ul.replaceChildren();
+  for (const item of items) { const li = document.createElement('li'); li.textContent = item; ul.appendChild(li); }
+}
+function leds(led) {
+  const g = $('led-green'), a = $('led-amber'), r = $('led-red');
+  for (const el of [g, a, r]) el.className = el.className.split(' ').slice(0, 2).join(' ');
+  const on = (el, cls) => { el.classList.add('on'); if (cls) el.classList.add(cls); };
+  switch (led.mode) {
+    case 'Healthy': on(g); break;
+    case 'Relaying': on(g, 'flicker'); break;
+    case 'Starting': on(a, 'blink'); break;
+    case 'Degraded': on(a); break;
+    case 'Fault': on(r, 'blink'); break;
+    case 'Identify': on(g, 'blink'); on(a, 'blink'); on(r, 'blink'); break;
+  }
+  text('ledtext', led.mode === 'Fault' ? `red: ${led.faultCode} blinks` : led.mode.toLowerCase());
+}
+async function refresh() {
+  try {
+    const s = await (await fetch('/api/status', { cache: 'no-store' })).json();
+    $('health').className = s.health; text('health', s.health);
+    text('summary', s.summary);
+    list('reasons', s.reasons.map(r => `${r.code}: ${r.summary}`));
+    leds(s.led);
+    text('allocations', `${s.allocations} of ${s.maxAllocations}`);
+    text('connections', s.streamConnections);
+    text('rate', `${s.relayed.packetsPerSecond} packets/s, ${(s.relayed.bytesPerSecond * 8 / 1e6).toFixed(2)} Mbit/s`);
+    text('totals', `${s.relayed.packetsToPeers + s.relayed.packetsFromPeers} packets, ${s.relayed.bytesToPeers + s.relayed.bytesFromPeers} bytes`);
+    text('listeners', s.listeners.map(l => `${l.transport} ${l.endpoint}`).join(', '));
+    text('version', s.version);
+    text('uptime', `${Math.floor(s.uptimeSeconds / 3600)} h ${Math.floor(s.uptimeSeconds / 60) % 60} min ${s.uptimeSeconds % 60} s`);
+    text('backend', s.backend);
+    text('configuration', s.configuration.source + (s.configuration.version == null ? '' : ` (version ${s.configuration.version})`));
+    text('certificates', s.certificates.length ? s.certificates.map(c => `${c.subject}: ${c.daysLeft} days left`).join('; ') : 'none (no TLS listener)');
+    text('ice', JSON.stringify(s.iceServers.map(i => ({ urls: i.urls, username: '…', credential: '…' })), null, 2));
+    list('errors', s.lastErrors.length ? s.lastErrors : ['none']);
+  } catch (e) {
+    $('health').className = 'Fault'; text('health', 'unreachable');
+  }
+}
+refresh(); setInterval(refresh, 2000);
+</script>
+</body>
+</html>
+""";
+}
