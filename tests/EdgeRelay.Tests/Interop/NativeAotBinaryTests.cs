@@ -11,16 +11,7 @@ public sealed class NativeAotBinaryTests : IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("edgerelay-aot-").FullName;
 
-    private static string Binary
-    {
-        get
-        {
-            string path = Environment.GetEnvironmentVariable("EDGERELAY_AOT_BINARY")
-                ?? Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../../artifacts/linux-x64/edgerelay"));
-            Assert.True(File.Exists(path), $"{path} does not exist: run scripts/publish.sh linux-x64 first (scripts/test.sh does)");
-            return path;
-        }
-    }
+    private static string Binary => AotBinary.Path;
 
     [Fact]
     public void The_aot_binary_prints_its_version()

@@ -3,7 +3,8 @@ namespace EdgeRelay.Tests.Support;
 /// <summary>A configuration file for a relay process on loopback: one UDP listener, alice, loopback peers allowed.</summary>
 public static class RelayConfigFile
 {
-    public static string Write(string directory, int port)
+    /// <param name="more">Further top-level members, e.g. <c>"status": { ... }</c>.</param>
+    public static string Write(string directory, int port, string? more = null)
     {
         (int first, int last) = Ports.RelayRange();
         string path = Path.Combine(directory, "edgerelay.json");
@@ -13,7 +14,7 @@ public static class RelayConfigFile
               "listeners": [{ "transport": "udp", "endpoint": "127.0.0.1:{{port}}" }],
               "relay": { "address": "127.0.0.1", "portRange": "{{first}}-{{last}}" },
               "auth": { "users": { "{{RunningRelay.User}}": "{{RunningRelay.Password}}" } },
-              "peers": { "allowLoopback": true }
+              "peers": { "allowLoopback": true }{{(more is null ? "" : ",\n  " + more)}}
             }
             """);
         return path;
