@@ -1,4 +1,5 @@
 using System.Net;
+using EdgeRelay.Appliance.Leds;
 using EdgeRelay.Appliance.Status;
 using EdgeRelay.Appliance.Web;
 using EdgeRelay.Configuration;
@@ -19,15 +20,23 @@ internal sealed class ApplianceService(
     private readonly ILogger _logger = loggerFactory.CreateLogger("EdgeRelay.Appliance");
     private RelayObserver? _observer;
     private StatusPage? _page;
+    private ILedDriver? _ledDriver;
+    private LedAnimator? _leds;
 
     public StatusModel Model => _model;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        _model.Changed += status => ProgramLog.StatusChanged(_logger, status.Summary);
+        StartLeds();
+        _model.Changed += status =>
+        {
+            ProgramLog.StatusChanged(_logger, status.Summary, Legend(status.Led));
+            _leds?.Show(status.Led);
+        };
         bool hasCredential = configuration.Auth.Users.Count > 0 || configuration.Auth.SharedSecrets.Count > 0 || configuration.Auth.AllowAnonymous;
         _model.Set(StatusReasons.NeedsConfiguration, !hasCredential);
         _observer = new RelayObserver(engine, _model, TimeProvider.System);
+        _observer.TrafficSeen += () => _leds?.ReportTraffic();
         _observer.Sample();
         _observer.Start();
         // The engine is bound and its loops run before the host starts: the box is ready.
@@ -43,7 +52,8 @@ internal sealed class ApplianceService(
                 Version = ThisAssembly.Version,
                 ConfigurationSource = info.ConfigurationSource,
                 IceServerUrls = info.IceServerUrls,
-            }, engine, _model, _observer, errors, TimeProvider.System, identify: () => ProgramLog.Identify(_logger));
+            }, engine, _model, _observer, errors, TimeProvider.System, Identify,
+                () => _leds is { IsIdentifying: true } ? new LedSignal(LedMode.Identify) : _model.Current.Led);
             try
             {
                 await page.StartAsync(loggerFactory).ConfigureAwait(false);
@@ -59,9 +69,42 @@ internal sealed class ApplianceService(
         }
     }
 
+    /// <summary>
+    /// Opens the configured LEDs. LEDs that cannot be opened (no GPIO chip, no such LED directory) are
+    /// reported and left dark: the relay matters more than its lights.
+    /// </summary>
+    private void StartLeds()
+    {
+        try
+        {
+            _ledDriver = LedDrivers.Create(configuration.Leds, loggerFactory);
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException or PlatformNotSupportedException)
+        {
+            ProgramLog.LedsFailed(_logger, configuration.Leds.Driver.ToString().ToLowerInvariant(), e.Message);
+            return;
+        }
+        _leds = new LedAnimator(_ledDriver, TimeProvider.System);
+        _leds.Show(_model.Current.Led);
+    }
+
+    private void Identify()
+    {
+        ProgramLog.Identify(_logger);
+        _leds?.Show(new LedSignal(LedMode.Identify));
+    }
+
+    private static string Legend(LedSignal led)
+    {
+        LedLegendRow row = LedLegend.Rows().First(r => r.Mode == led.Mode);
+        return led.Mode == LedMode.Fault ? $"red blinks {led.FaultCode} times, pause, repeated" : row.MultiLed;
+    }
+
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         _observer?.Dispose();
+        _leds?.Dispose();
+        _ledDriver?.Dispose();
         if (_page is not null)
         {
             await _page.DisposeAsync().ConfigureAwait(false);

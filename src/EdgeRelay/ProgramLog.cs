@@ -13,8 +13,11 @@ internal static partial class ProgramLog
     [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "No credential is configured (auth.users, auth.sharedSecrets): every Allocate will be refused.")]
     public static partial void NoCredentials(ILogger logger);
 
-    [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "Status: {Summary}")]
-    public static partial void StatusChanged(ILogger logger, string summary);
+    [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "Status: {Summary} (LEDs: {Leds})")]
+    public static partial void StatusChanged(ILogger logger, string summary, string leds);
+
+    [LoggerMessage(EventId = 14, Level = LogLevel.Error, Message = "LEDs ({Driver}) cannot be used: {Error}. They stay dark; the relay goes on.")]
+    public static partial void LedsFailed(ILogger logger, string driver, string error);
 
     [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "Status page on {Url}")]
     public static partial void StatusPageListening(ILogger logger, string url);

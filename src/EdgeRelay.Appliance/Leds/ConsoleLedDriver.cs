@@ -2,7 +2,10 @@ using Microsoft.Extensions.Logging;
 
 namespace EdgeRelay.Appliance.Leds;
 
-/// <summary>Development runs: every LED change is a log line.</summary>
+/// <summary>
+/// Development runs: every LED change is a debug log line (the appliance logs each new LED signal, with
+/// its legend, at information level).
+/// </summary>
 public sealed partial class ConsoleLedDriver(ILogger<ConsoleLedDriver> logger) : ILedDriver
 {
     private static readonly LedRole[] s_roles = [LedRole.Green, LedRole.Amber, LedRole.Red];
@@ -15,6 +18,6 @@ public sealed partial class ConsoleLedDriver(ILogger<ConsoleLedDriver> logger) :
     {
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "LED {Role} {State}")]
+    [LoggerMessage(Level = LogLevel.Debug, Message = "LED {Role} {State}")]
     private static partial void LogLed(ILogger logger, LedRole role, string state);
 }

@@ -36,6 +36,9 @@ public sealed class RelayObserver : IDisposable
         _lastProgressTimestamp = time.GetTimestamp();
     }
 
+    /// <summary>Raised from a sample that saw relayed packets (the LEDs flicker with it).</summary>
+    public event Action? TrafficSeen;
+
     /// <summary>Relayed packets (both directions) per second over the last sampling interval.</summary>
     public double PacketsPerSecond { get; private set; }
 
@@ -57,6 +60,7 @@ public sealed class RelayObserver : IDisposable
             if (packets > _lastPackets)
             {
                 _model.ReportTraffic();
+                TrafficSeen?.Invoke();
             }
             double seconds = _time.GetElapsedTime(_lastSampleTimestamp, timestamp).TotalSeconds;
             PacketsPerSecond = seconds > 0 ? (packets - _lastPackets) / seconds : 0;

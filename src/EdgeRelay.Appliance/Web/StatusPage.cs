@@ -42,12 +42,14 @@ public sealed class StatusPage : IAsyncDisposable
     private readonly RecentErrors _errors;
     private readonly TimeProvider _time;
     private readonly Action _identify;
+    private readonly Func<LedSignal>? _ledShown;
     private readonly DateTimeOffset _startedAt;
     private WebApplication? _app;
 
     public StatusPage(StatusPageOptions options, RelayEngine engine, StatusModel model, RelayObserver observer, RecentErrors errors,
-        TimeProvider time, Action identify)
+        TimeProvider time, Action identify, Func<LedSignal>? ledShown = null)
     {
+        _ledShown = ledShown;
         _options = options;
         _engine = engine;
         _model = model;
@@ -142,9 +144,11 @@ public sealed class StatusPage : IAsyncDisposable
             || _options.HostNames.Any(allowed => allowed.Equals(name, StringComparison.OrdinalIgnoreCase));
     }
 
+    /// <summary>The document of /api/status; the LED mirror shows what the LEDs show (identify included), if told.</summary>
     public StatusDocument Document()
     {
         ApplianceStatus status = _model.Current;
+        LedSignal led = _ledShown?.Invoke() ?? status.Led;
         DateTimeOffset now = _time.GetUtcNow();
         var counters = _engine.Server.Counters;
         return new StatusDocument
@@ -152,7 +156,7 @@ public sealed class StatusPage : IAsyncDisposable
             Health = status.Health.ToString(),
             Summary = status.Summary,
             Reasons = status.Reasons.Select(r => new ReasonDocument(r.Code, r.Severity.ToString(), r.BlinkCode, r.Summary)).ToList(),
-            Led = new LedDocument(status.Led.Mode.ToString(), status.Led.FaultCode),
+            Led = new LedDocument(led.Mode.ToString(), led.FaultCode),
             Version = _options.Version,
             Backend = _engine.Backend.ToConfigName(),
             StartedAt = _startedAt,

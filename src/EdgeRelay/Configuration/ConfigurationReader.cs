@@ -1,3 +1,4 @@
+using EdgeRelay.Appliance.Leds;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -55,7 +56,7 @@ public static class ConfigurationReader
 
     private static RelayConfiguration Read(JsonElement root)
     {
-        var top = new JsonSection(root, "", "realm", "listeners", "relay", "auth", "peers", "status", "limits", "engine", "stateDirectory", "logLevel");
+        var top = new JsonSection(root, "", "realm", "listeners", "relay", "auth", "peers", "status", "leds", "limits", "engine", "stateDirectory", "logLevel");
 
         string realm = top.GetString("realm") ?? "edgerelay.local";
         // RFC 8489 §14.9: REALM is fewer than 128 characters.
@@ -71,6 +72,7 @@ public static class ConfigurationReader
         StatusSection? status = top.TryGet("status", out JsonElement statusElement) ? ReadStatus(statusElement) : null;
         LimitsSection limits = top.TryGet("limits", out JsonElement limitsElement) ? ReadLimits(limitsElement) : new LimitsSection();
         EngineSection engine = top.TryGet("engine", out JsonElement engineElement) ? ReadEngine(engineElement) : new EngineSection();
+        LedOptions leds = top.TryGet("leds", out JsonElement ledsElement) ? ReadLeds(ledsElement) : new LedOptions();
 
         string stateDirectory = top.GetString("stateDirectory") ?? "/var/lib/edgerelay";
         if (!Path.IsPathFullyQualified(stateDirectory))
@@ -99,6 +101,7 @@ public static class ConfigurationReader
             Status = status,
             Limits = limits,
             Engine = engine,
+            Leds = leds,
             StateDirectory = stateDirectory,
             LogLevel = logLevel,
         };
@@ -310,6 +313,53 @@ public static class ConfigurationReader
             MaxBufferedBytesPerConnection = section.GetInt32("maxBufferedBytesPerConnection", 70_000, 64 * 1024 * 1024) ?? defaults.MaxBufferedBytesPerConnection,
             TlsHandshakeSeconds = section.GetInt32("tlsHandshakeSeconds", 1, 120) ?? defaults.TlsHandshakeSeconds,
         };
+    }
+
+    private static LedOptions ReadLeds(JsonElement element)
+    {
+        var section = new JsonSection(element, "leds", "driver", "gpioChip", "greenPin", "amberPin", "redPin", "activeLow",
+            "sysfsRoot", "greenName", "amberName", "redName");
+        string driver = section.GetString("driver") ?? "none";
+        var options = new LedOptions
+        {
+            Driver = driver switch
+            {
+                "none" => LedDriverKind.None,
+                "console" => LedDriverKind.Console,
+                "gpio" => LedDriverKind.Gpio,
+                "sysfs" => LedDriverKind.Sysfs,
+                _ => throw section.Invalid("driver", driver, "\"gpio\", \"sysfs\", \"console\" or \"none\""),
+            },
+            GpioChip = section.GetInt32("gpioChip", 0, 63) ?? 0,
+            GreenPin = section.GetInt32("greenPin", 0, 1023),
+            AmberPin = section.GetInt32("amberPin", 0, 1023),
+            RedPin = section.GetInt32("redPin", 0, 1023),
+            ActiveLow = section.GetBoolean("activeLow") ?? false,
+            SysfsRoot = section.GetString("sysfsRoot") ?? LedOptions.DefaultSysfsRoot,
+            GreenName = LedName(section, "greenName"),
+            AmberName = LedName(section, "amberName"),
+            RedName = LedName(section, "redName"),
+        };
+        if (options.Driver == LedDriverKind.Gpio && options.GreenPin is null && options.AmberPin is null && options.RedPin is null)
+        {
+            throw new ConfigurationException("leds.greenPin: missing: the gpio driver needs at least one of greenPin, amberPin, redPin (GPIO line numbers of leds.gpioChip)");
+        }
+        if (!Path.IsPathFullyQualified(options.SysfsRoot))
+        {
+            throw section.Invalid("sysfsRoot", options.SysfsRoot, "an absolute path such as /sys/class/leds");
+        }
+        return options;
+    }
+
+    /// <summary>A directory name under the sysfs root, e.g. "ACT": never a path.</summary>
+    private static string? LedName(JsonSection section, string key)
+    {
+        string? name = section.GetString(key);
+        if (name is not null && (name.Length == 0 || name.Contains('/', StringComparison.Ordinal) || name is "." or ".."))
+        {
+            throw section.Invalid(key, name, "the name of an LED directory under leds.sysfsRoot, such as \"ACT\"");
+        }
+        return name;
     }
 
     private static EngineSection ReadEngine(JsonElement element)

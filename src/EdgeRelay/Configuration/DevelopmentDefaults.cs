@@ -1,3 +1,4 @@
+using EdgeRelay.Appliance.Leds;
 using System.Net;
 using System.Security.Cryptography;
 
@@ -12,6 +13,9 @@ public static class DevelopmentDefaults
 {
     public const string Username = "dev";
 
+    /// <summary>The development default's status page, on loopback: 8 and the TURN port.</summary>
+    public const int StatusPort = 8478;
+
     public static RelayConfiguration Create(out string password)
     {
         string stateDirectory = GetStateDirectory();
@@ -22,6 +26,9 @@ public static class DevelopmentDefaults
             Listeners = [new ListenerConfiguration(ListenerTransport.Udp, new IPEndPoint(IPAddress.Any, 3478), null, null)],
             Auth = new AuthSection { Users = new Dictionary<string, string> { [Username] = password } },
             StateDirectory = stateDirectory,
+            // What a box would show, for a developer: the LEDs as log lines, the page on loopback only.
+            Leds = new LedOptions { Driver = LedDriverKind.Console },
+            Status = new StatusSection(new IPEndPoint(IPAddress.Loopback, StatusPort)),
         };
     }
 

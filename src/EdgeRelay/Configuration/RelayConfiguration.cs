@@ -1,3 +1,4 @@
+using EdgeRelay.Appliance.Leds;
 using System.Net;
 using Microsoft.Extensions.Logging;
 
@@ -12,6 +13,9 @@ public sealed record RelayConfiguration
     public AuthSection Auth { get; init; } = new();
     public PeersSection Peers { get; init; } = new();
     public StatusSection? Status { get; init; }
+
+    /// <summary>The box's status LEDs; none unless configured (the development default shows them on the console).</summary>
+    public LedOptions Leds { get; init; } = new();
     public LimitsSection Limits { get; init; } = new();
     public EngineSection Engine { get; init; } = new();
     public string StateDirectory { get; init; } = "/var/lib/edgerelay";
