@@ -21,6 +21,9 @@ for tool in turnutils_uclient turnutils_peer turnutils_stunclient; do
 done
 [[ -x /usr/bin/chromium ]] || need+=(chromium)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# systemd: systemd-analyze checks image/systemd/edgerelay.service (tests/EdgeRelay.Tests/Systemd); a
+# container's Debian may lack it. Only the tool is used; no systemd is started.
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 if [[ ${#need[@]} -gt 0 ]]; then
     SUDO=""
     [[ $(id -u) -eq 0 ]] || SUDO="sudo"
