@@ -22,6 +22,9 @@ done
 [[ -x /usr/bin/chromium ]] || need+=(chromium)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus) # promtool checks /metrics
+# systemd: systemd-analyze checks image/systemd/edgerelay.service (tests/EdgeRelay.Tests/Systemd); a
+# container's Debian may lack it. Only the tool is used; no systemd is started.
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 if [[ ${#need[@]} -gt 0 ]]; then
     SUDO=""
     [[ $(id -u) -eq 0 ]] || SUDO="sudo"

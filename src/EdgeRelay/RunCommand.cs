@@ -1,9 +1,12 @@
 using System.Net;
 using EdgeRelay.Appliance.Web;
+using EdgeRelay.Appliance.Systemd;
 using EdgeRelay.Configuration;
 using EdgeRelay.Net;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
 
 namespace EdgeRelay;
@@ -36,7 +39,8 @@ internal static class RunCommand
             options.UseUtcTimestamp = true;
         });
         builder.Services.Configure<ConsoleLifetimeOptions>(options => options.SuppressStatusMessages = true);
-        // The status page's web host logs every request at Information: only its problems are news.
+        // The status page's web host logs every request at Information, and SystemdLifetime (which has no
+        // SuppressStatusMessages) says "Application started. Hosting environment: ...": only problems are news.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
 
@@ -52,6 +56,7 @@ internal static class RunCommand
         builder.Services.AddSingleton(new ApplianceInfo(configPath ?? "development default",
             ApplianceInfo.IceServerUrlsFor(configuration, turnOptions.AdvertisedRelayAddressIPv4 ?? turnOptions.AdvertisedRelayAddressIPv6!)));
         builder.Services.AddHostedService<ApplianceService>();
+        AddSystemd(builder.Services, engineHolder);
         using IHost host = builder.Build();
 
         ILoggerFactory loggerFactory = host.Services.GetRequiredService<ILoggerFactory>();
@@ -85,6 +90,35 @@ internal static class RunCommand
 
         host.Run();
         return ExitCodes.Success;
+    }
+
+    /// <summary>
+    /// systemd integration (image/systemd/edgerelay.service, Type=notify): READY=1 once the host has
+    /// started (the engine is bound before that, so READY means the ports are open), STOPPING=1 on SIGTERM,
+    /// the journal's log format, and the watchdog with STATUS=. Outside systemd all of it stays off.
+    /// </summary>
+    private static void AddSystemd(IServiceCollection services, EngineHolder engineHolder)
+    {
+        // When our parent is systemd, AddSystemd switches the console logger to the journald format
+        // (a "<6>" priority prefix per line, no timestamp or colours: the journal adds its own) and the
+        // host lifetime to SystemdLifetime, which sends READY=1 and STOPPING=1 (sd_notify(3)) and stops on SIGTERM.
+        services.AddSystemd();
+        // AddSystemd goes by the parent process only; sd_notify(3) goes by $NOTIFY_SOCKET. A service manager
+        // that is not our parent (a supervisor, a container's init, the process tests) still hears READY and
+        // STOPPING; the log format stays ours, since its output may not go to the journal.
+        if (!SystemdHelpers.IsSystemdService() && !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NOTIFY_SOCKET")))
+        {
+            services.AddSingleton<IHostLifetime, SystemdLifetime>();
+        }
+        // The watchdog's notifier; without $NOTIFY_SOCKET it is disabled and the watchdog does nothing.
+        services.TryAddSingleton<ISystemdNotifier, SystemdNotifier>();
+        // Registered after RelayService, so it is stopped before the engine is disposed (hosted services stop in reverse).
+        services.AddHostedService(sp => new SystemdWatchdog(
+            sp.GetRequiredService<ISystemdNotifier>(),
+            new RelayEngineProgress(engineHolder.Engine!),
+            SystemdWatchdog.ReadInterval(Environment.GetEnvironmentVariable, Environment.ProcessId),
+            TimeProvider.System,
+            sp.GetRequiredService<ILogger<SystemdWatchdog>>()));
     }
 
     private static void PrintDevelopmentHelp(TextWriter stdout, IPAddress advertised, int port, string password)

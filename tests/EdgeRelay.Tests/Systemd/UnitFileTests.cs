@@ -1,0 +1,69 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using EdgeRelay.Tests.Support;
+
+namespace EdgeRelay.Tests.Systemd;
+
+/// <summary>
+/// image/systemd/edgerelay.service as systemd reads it: <c>systemd-analyze verify</c> accepts it, and
+/// <c>systemd-analyze security</c> rates it at most 2.0 (scripts/test.sh installs systemd's tools).
+/// </summary>
+public sealed partial class UnitFileTests : IDisposable
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+    private readonly string _directory = Directory.CreateTempSubdirectory("edgerelay-unit-").FullName;
+
+    private static string UnitFile => Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../../image/systemd/edgerelay.service"));
+
+    /// <summary>
+    /// A copy of the unit whose ExecStart= names the binary we built: verify checks that the program
+    /// exists, and /usr/bin/edgerelay is only there once the package is installed.
+    /// </summary>
+    private string CopyWithBuiltBinary()
+    {
+        string text = File.ReadAllText(UnitFile);
+        Assert.Contains("ExecStart=/usr/bin/edgerelay run --config /etc/edgerelay/edgerelay.json", text);
+        string copy = Path.Combine(_directory, "edgerelay.service");
+        File.WriteAllText(copy, text.Replace("ExecStart=/usr/bin/edgerelay ", $"ExecStart={SystemdNotifyTests.Binary} ", StringComparison.Ordinal));
+        return copy;
+    }
+
+    [Fact]
+    public void Systemd_analyze_verify_accepts_the_unit()
+    {
+        (int exit, string output) = ExternalProcess.Run(Timeout, "systemd-analyze", "verify", CopyWithBuiltBinary());
+        Assert.True(exit == 0, output);
+        Assert.DoesNotContain("edgerelay.service:", output); // verify reports a unit's problems as FILE:LINE: ...
+    }
+
+    [Fact]
+    public void Systemd_analyze_security_rates_the_exposure_at_most_2()
+    {
+        (int exit, string output) = ExternalProcess.Run(Timeout, "systemd-analyze", "security", "--offline=yes", "--no-pager", CopyWithBuiltBinary());
+        Assert.True(exit == 0, output);
+        Match match = OverallExposure().Match(output);
+        Assert.True(match.Success, output);
+        double exposure = double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+        Assert.True(exposure <= 2.0, $"exposure {exposure}:\n{output}");
+    }
+
+    [Fact]
+    public void The_unit_runs_the_relay_as_a_notify_service_with_a_watchdog_and_only_the_bind_capability()
+    {
+        string[] lines = File.ReadAllLines(UnitFile);
+        foreach (string expected in new[]
+        {
+            "Type=notify", "NotifyAccess=main", "WatchdogSec=30s", "Restart=on-failure", "StateDirectory=edgerelay",
+            "AmbientCapabilities=CAP_NET_BIND_SERVICE", "CapabilityBoundingSet=CAP_NET_BIND_SERVICE", "MemoryDenyWriteExecute=yes",
+            "SystemCallFilter=@system-service io_uring_setup io_uring_enter io_uring_register",
+        })
+        {
+            Assert.Contains(expected, lines);
+        }
+    }
+
+    [GeneratedRegex(@"Overall exposure level for \S+: (\d+\.\d+)")]
+    private static partial Regex OverallExposure();
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+}
