@@ -117,6 +117,30 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
         snapshot[^1] = Interlocked.Read(ref _ticks);
         return snapshot;
     }
+
+    /// <summary>
+    /// The first part of <paramref name="now"/> that has not grown since <paramref name="before"/>, or -1
+    /// when every part moved. Snapshots of another shape are a new baseline, never a stall.
+    /// </summary>
+    public static int FirstStalled(long[] before, long[] now)
+    {
+        if (before.Length != now.Length)
+        {
+            return -1;
+        }
+        for (int i = 0; i < now.Length; i++)
+        {
+            if (now[i] <= before[i])
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /// <summary>What entry <paramref name="index"/> of a <see cref="ProgressSnapshot"/> of <paramref name="count"/> entries is.</summary>
+    public static string ProgressPartName(int index, int count) =>
+        index == count - 1 ? "the timer tick" : $"event loop {index.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
     public int StreamConnectionCount => Volatile.Read(ref _streamConnections);
 
     internal void CountRefusedConnection() => Interlocked.Increment(ref _refusedConnections);

@@ -86,7 +86,7 @@ public sealed class RelayObserver : IDisposable
         _model.Set(StatusReasons.CertificateExpiring, expiring && !unusable);
 
         long[] progress = _engine.ProgressSnapshot();
-        if (_lastProgress is null || Advanced(_lastProgress, progress))
+        if (_lastProgress is null || RelayEngine.FirstStalled(_lastProgress, progress) < 0)
         {
             _lastProgress = progress;
             _lastProgressTimestamp = _time.GetTimestamp();
@@ -96,23 +96,6 @@ public sealed class RelayObserver : IDisposable
         {
             _model.Raise(StatusReasons.RelayLoopStalled);
         }
-    }
-
-    /// <summary>True when every counter grew: one that stands still is a stuck part.</summary>
-    public static bool Advanced(long[] before, long[] after)
-    {
-        if (before.Length != after.Length)
-        {
-            return true;
-        }
-        for (int i = 0; i < before.Length; i++)
-        {
-            if (after[i] <= before[i])
-            {
-                return false;
-            }
-        }
-        return true;
     }
 
     public void Dispose() => _timer?.Dispose();

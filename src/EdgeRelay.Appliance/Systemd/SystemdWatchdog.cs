@@ -1,3 +1,4 @@
+using EdgeRelay.Net;
 using System.Globalization;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Hosting.Systemd;
@@ -95,7 +96,7 @@ public sealed class SystemdWatchdog : IHostedService, IDisposable
         lock (_checking)
         {
             long[] now = _relay.ProgressSnapshot();
-            int stalled = FirstStalled(_atLastProgress, now);
+            int stalled = RelayEngine.FirstStalled(_atLastProgress, now);
             string status;
             if (stalled < 0)
             {
@@ -112,7 +113,7 @@ public sealed class SystemdWatchdog : IHostedService, IDisposable
             {
                 // No WATCHDOG=1: the baseline stays at the last good snapshot, so the stuck part must move
                 // past it before the pings come back, and systemd fires after WatchdogSec= if it never does.
-                string part = PartName(stalled, now.Length);
+                string part = RelayEngine.ProgressPartName(stalled, now.Length);
                 TimeSpan still = _time.GetElapsedTime(_progressTimestamp);
                 double seconds = Math.Round(still.TotalSeconds);
                 // One check without progress can be a matter of phase (the tick turns once a second, and
@@ -129,29 +130,6 @@ public sealed class SystemdWatchdog : IHostedService, IDisposable
             _notifier.Notify(new ServiceState(message));
         }
     }
-
-    /// <summary>The index of the first counter that has not grown, or -1 when all have.</summary>
-    private static int FirstStalled(long[] before, long[] now)
-    {
-        // The engine's loops are fixed once it has started; a snapshot of another shape is a new
-        // baseline, not a stall that would never clear.
-        if (before.Length != now.Length)
-        {
-            return -1;
-        }
-        for (int i = 0; i < now.Length; i++)
-        {
-            if (now[i] <= before[i])
-            {
-                return i;
-            }
-        }
-        return -1;
-    }
-
-    /// <summary>RelayEngine.ProgressSnapshot: one entry per event loop, then the timer tick.</summary>
-    private static string PartName(int index, int count) =>
-        index == count - 1 ? "the timer tick" : $"event loop {index.ToString(CultureInfo.InvariantCulture)}";
 
     private string RelayingStatus()
     {

@@ -1,3 +1,7 @@
+using System.Net;
+using EdgeRelay.Appliance.Leds;
+using EdgeRelay.Appliance.Status;
+
 namespace EdgeRelay.Appliance.Web;
 
 /// <summary>
@@ -6,7 +10,15 @@ namespace EdgeRelay.Appliance.Web;
 /// </summary>
 internal static class StatusPageHtml
 {
-    public const string Page = """
+    /// <summary>The page, with the legend and the reason codes drawn from the code that defines them.</summary>
+    public static string Page { get; } = Template
+        .Replace("<!--LEGEND-->", string.Concat(LedLegend.Rows().Select(r => Row(r.State, r.MultiLed, r.SingleLed))), StringComparison.Ordinal)
+        .Replace("<!--CODES-->", string.Concat(StatusReasons.All.Select(r => Row(r.Code, r.Summary))), StringComparison.Ordinal);
+
+    private static string Row(params string[] cells) =>
+        "    <tr>" + string.Concat(cells.Select(c => $"<td>{WebUtility.HtmlEncode(c)}</td>")) + "</tr>\n";
+
+    private const string Template = """
 <!doctype html>
 <html lang="en">
 <head>
@@ -66,12 +78,10 @@ internal static class StatusPageHtml
   <section><h2>iceServers for WebRTC apps</h2><pre id="ice"></pre></section>
   <section><h2>Last warnings and errors</h2><ul id="errors"></ul></section>
   <section><h2>What the LEDs say</h2><table>
-    <tr><td>green steady</td><td>healthy, idle</td></tr>
-    <tr><td>green flickering</td><td>healthy, relaying</td></tr>
-    <tr><td>amber blinking</td><td>starting or applying a configuration</td></tr>
-    <tr><td>amber steady</td><td>degraded: see the reasons on this page</td></tr>
-    <tr><td>red, N blinks then a pause</td><td>fault N: F1 no listener, F2 invalid configuration, F3 TLS certificate unusable, F4 relay loop stalled</td></tr>
-    <tr><td>all chasing</td><td>identify (15 s)</td></tr>
+    <tr><td></td><td>green / amber / red</td><td>single LED</td></tr>
+<!--LEGEND-->
+  </table><h2>Codes</h2><table>
+<!--CODES-->
   </table></section>
 </main>
 <script>

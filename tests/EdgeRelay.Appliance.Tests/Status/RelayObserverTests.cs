@@ -75,9 +75,10 @@ public sealed class RelayObserverTests
     [Fact]
     public void Progress_has_advanced_only_when_every_counter_grew()
     {
-        Assert.True(RelayObserver.Advanced([1, 1, 1], [2, 2, 2]));
-        Assert.False(RelayObserver.Advanced([1, 1, 1], [2, 1, 2]));
-        Assert.False(RelayObserver.Advanced([5], [5]));
+        Assert.Equal(-1, RelayEngine.FirstStalled([1, 1, 1], [2, 2, 2]));
+        Assert.Equal(1, RelayEngine.FirstStalled([1, 1, 1], [2, 1, 2]));
+        Assert.Equal(0, RelayEngine.FirstStalled([5], [5]));
+        Assert.Equal(-1, RelayEngine.FirstStalled([5], [5, 6]));
     }
 
     private static Socket NewSocket()

@@ -50,6 +50,8 @@ public sealed class ConfigurationReaderTests
         Assert.Empty(c.Auth.Users);
         Assert.Equal(86400, c.Auth.RestMaxValiditySeconds);
         Assert.Equal(LogLevel.Information, c.LogLevel);
+        Assert.Null(c.Status);
+        Assert.Equal(Appliance.Leds.LedDriverKind.None, c.Leds.Driver);
     }
 
     [Fact]
@@ -111,12 +113,51 @@ public sealed class ConfigurationReaderTests
     [InlineData(Listener + """, "logLevel": "loud" """, "logLevel: \"loud\" is not valid")]
     [InlineData(Listener + """, "engine": { "backend": "epoll" } """, "engine.backend: \"epoll\" is not valid: expected \"auto\", \"io_uring\", \"recvmmsg\" or \"portable\"")]
     [InlineData(Listener + """, "engine": { "loops": -1 } """, "engine.loops: -1 is not valid")]
+    [InlineData(Listener + """, "leds": { "driver": "neopixel" } """, "leds.driver: \"neopixel\" is not valid: expected \"gpio\", \"sysfs\", \"console\" or \"none\"")]
+    [InlineData(Listener + """, "leds": { "driver": "gpio" } """, "leds.greenPin: missing: the gpio driver needs at least one of greenPin, amberPin, redPin")]
+    [InlineData(Listener + """, "leds": { "driver": "gpio", "redPin": 5000 } """, "leds.redPin: 5000 is not valid")]
+    [InlineData(Listener + """, "leds": { "driver": "sysfs", "greenName": "../../etc" } """, "leds.greenName: \"../../etc\" is not valid: expected the name of an LED directory")]
+    [InlineData(Listener + """, "leds": { "sysfsRoot": "leds" } """, "leds.sysfsRoot: \"leds\" is not valid: expected an absolute path")]
+    [InlineData(Listener + """, "leds": { "colour": "red" } """, "leds.colour")]
+    [InlineData(Listener + """, "status": { "endpoint": "127.0.0.1:8080", "hostNames": "box" } """, "status.hostNames: \"box\" is not valid: expected an array")]
     [InlineData("""[1, 2]""", "configuration: expected an object")]
     [InlineData("""{ "listeners": [ """, "not valid JSON")]
     public void Bad_values_name_key_value_and_expectation(string json, string expected)
     {
         string wrapped = json.TrimStart().StartsWith('{') || json.TrimStart().StartsWith('[') ? json : "{" + json + "}";
         Assert.Contains(expected, ErrorOf(wrapped));
+    }
+
+    [Fact]
+    public void A_short_admin_token_is_refused_without_repeating_it()
+    {
+        string message = ErrorOf($$"""{ {{Listener}}, "status": { "endpoint": "127.0.0.1:8080", "adminToken": "letmein-please" } }""");
+        Assert.Contains("status.adminToken: too short: expected at least 20 characters", message);
+        Assert.DoesNotContain("letmein-please", message);
+    }
+
+    [Fact]
+    public void Leds_and_status_page_are_read()
+    {
+        RelayConfiguration configuration = ConfigurationReader.Parse($$"""
+            { {{Listener}},
+              "status": { "endpoint": "192.0.2.1:8080", "adminToken": "0123456789abcdefghij", "hostNames": ["edgerelay.local"] },
+              "leds": { "driver": "gpio", "gpioChip": 4, "greenPin": 17, "redPin": 27, "activeLow": true } }
+            """);
+        Assert.Equal("192.0.2.1:8080", configuration.Status!.Endpoint.ToString());
+        Assert.Equal("0123456789abcdefghij", configuration.Status.AdminToken);
+        Assert.Equal(["edgerelay.local"], configuration.Status.HostNames);
+        Assert.Equal(Appliance.Leds.LedDriverKind.Gpio, configuration.Leds.Driver);
+        Assert.Equal(4, configuration.Leds.GpioChip);
+        Assert.Equal(17, configuration.Leds.GreenPin);
+        Assert.Null(configuration.Leds.AmberPin);
+        Assert.Equal(27, configuration.Leds.RedPin);
+        Assert.True(configuration.Leds.ActiveLow);
+
+        RelayConfiguration sysfs = ConfigurationReader.Parse($$"""{ {{Listener}}, "leds": { "driver": "sysfs", "greenName": "ACT" } }""");
+        Assert.Equal(Appliance.Leds.LedDriverKind.Sysfs, sysfs.Leds.Driver);
+        Assert.Equal("/sys/class/leds", sysfs.Leds.SysfsRoot);
+        Assert.Equal("ACT", sysfs.Leds.GreenName);
     }
 
     [Fact]
