@@ -143,6 +143,10 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
         index == count - 1 ? "the timer tick" : $"event loop {index.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
     public int StreamConnectionCount => Volatile.Read(ref _streamConnections);
 
+    /// <summary>TCP or TLS connections open now on the listeners of <paramref name="protocol"/>.</summary>
+    public int StreamConnectionCountOf(TransportProtocol protocol) =>
+        _streamListeners.Where(l => l.Protocol == protocol).Sum(l => l.ConnectionCount);
+
     internal void CountRefusedConnection() => Interlocked.Increment(ref _refusedConnections);
 
     /// <summary>Bytes not queued for TCP and TLS clients that read too slowly (limits.maxBufferedBytesPerConnection).</summary>

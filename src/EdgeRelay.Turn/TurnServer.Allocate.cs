@@ -151,6 +151,7 @@ public sealed partial class TurnServer
             opened.Endpoint.Allocation = allocation;
         }
         _allocations.Add(fiveTuple, allocation);
+        Interlocked.Increment(ref _allocationsByProtocol[(int)fiveTuple.Protocol]);
         _allocationsPerUser[auth.Username] = userAllocations + 1;
         Counters.AllocationsCreated++;
         TurnLog.AllocationCreated(_logger, fiveTuple.ToString(), auth.Username, DescribeRelays(allocation), lifetime / 1000);

@@ -42,6 +42,7 @@ public sealed partial class TurnServer
     private readonly TurnCredentials _credentials;
     private readonly NonceService _nonces;
     private readonly ResponseCache _responses;
+    private readonly int[] _allocationsByProtocol = new int[3];
     private readonly RelayPortPool _ports;
     private readonly Dictionary<FiveTuple, Allocation> _allocations = new();
     private readonly Dictionary<string, int> _allocationsPerUser = new(StringComparer.Ordinal);
@@ -64,6 +65,9 @@ public sealed partial class TurnServer
     public TurnServerOptions Options => _options;
     public TurnCounters Counters { get; } = new();
     public int AllocationCount => _allocations.Count;
+
+    /// <summary>Allocations whose client reaches the relay over <paramref name="protocol"/>; readable without the lock.</summary>
+    public int AllocationCountOf(TransportProtocol protocol) => Volatile.Read(ref _allocationsByProtocol[(int)protocol]);
     public int RelayPortsInUse => _ports.InUse;
     public IEnumerable<Allocation> Allocations => _allocations.Values;
 
@@ -216,6 +220,7 @@ public sealed partial class TurnServer
         }
         allocation.IsDeleted = true;
         _allocations.Remove(allocation.FiveTuple);
+        Interlocked.Decrement(ref _allocationsByProtocol[(int)allocation.FiveTuple.Protocol]);
         if (_allocationsPerUser.TryGetValue(allocation.Username, out int count))
         {
             if (count <= 1)

@@ -53,6 +53,7 @@ public sealed class StatusPageInChromiumTests(Chromium chromium) : IClassFixture
             await Assertions.Expect(page.Locator("#led-green")).ToHaveClassAsync(new System.Text.RegularExpressions.Regex(@"\bflicker\b"));
             await Assertions.Expect(page.Locator("#totals")).Not.ToHaveTextAsync(totalsBefore);
             await Assertions.Expect(page.Locator("#allocations")).Not.ToHaveTextAsync(new System.Text.RegularExpressions.Regex("^0 of"));
+            await Assertions.Expect(page.Locator("#transports")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex("^udp: [1-9][0-9]* allocations; tcp: 0 allocations, 0 connections"));
             await page.ScreenshotAsync(new PageScreenshotOptions
             {
                 Path = Path.Combine(AppContext.BaseDirectory, "browser-interop", "status-page.png"),

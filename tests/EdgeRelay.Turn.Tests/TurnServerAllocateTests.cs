@@ -32,6 +32,8 @@ public sealed class TurnServerAllocateTests
         Assert.Same(allocation, endpoint.Allocation);
         Assert.Equal(relayed, allocation.RelayedAddress);
         Assert.Equal(1, host.Server.AllocationCount);
+        Assert.Equal(1, host.Server.AllocationCountOf(TransportProtocol.Udp));
+        Assert.Equal(0, host.Server.AllocationCountOf(TransportProtocol.Tcp));
         Assert.Equal(1, host.Server.RelayPortsInUse);
     }
 

@@ -80,6 +80,7 @@ public sealed class TurnServerRefreshTests
         Assert.True(first.IsSuccess, first.Describe());
         Assert.Equal(first.Bytes, retransmission.Bytes);
         Assert.Equal(1, Assert.Single(host.Binder.Endpoints).DisposeCount);
+        Assert.Equal(0, host.Server.AllocationCountOf(TransportProtocol.Udp));
     }
 
     [Fact]

@@ -29,7 +29,8 @@ public static class PrometheusMetrics
             Enum.GetValues<Health>().Select(h => ($"state=\"{Name(h.ToString())}\"", h == status.Health ? 1L : 0L)).ToArray());
         Metric(text, "edgerelay_status_reason", "gauge", "1 while a reason for degraded or fault is active (stable codes).",
             StatusReasons.All.Select(r => ($"code=\"{r.Code}\",severity=\"{Name(r.Severity.ToString())}\"", status.Reasons.Contains(r) ? 1L : 0L)).ToArray());
-        Metric(text, "edgerelay_allocations", "gauge", "Allocations now.", ("", engine.Server.AllocationCount));
+        Metric(text, "edgerelay_allocations", "gauge", "Allocations now, by the transport their client uses.",
+            Enum.GetValues<TransportProtocol>().Select(p => ($"transport=\"{Name(p.ToString())}\"", (long)engine.Server.AllocationCountOf(p))).ToArray());
         Metric(text, "edgerelay_allocations_max", "gauge", "limits.maxAllocations.", ("", engine.Server.Options.MaxAllocations));
         Metric(text, "edgerelay_allocations_created_total", "counter", "Allocations created.", ("", c.AllocationsCreated));
         Metric(text, "edgerelay_allocations_ended_total", "counter", "Allocations ended.", ("", c.AllocationsEnded));
@@ -51,7 +52,9 @@ public static class PrometheusMetrics
             ("reason=\"malformed\"", c.MalformedPackets), ("reason=\"no_permission\"", c.DroppedNoPermission),
             ("reason=\"no_allocation\"", c.DroppedNoAllocation));
         Metric(text, "edgerelay_binding_requests_total", "counter", "STUN Binding requests answered.", ("", c.BindingRequests));
-        Metric(text, "edgerelay_stream_connections", "gauge", "TCP and TLS connections now.", ("", engine.StreamConnectionCount));
+        Metric(text, "edgerelay_stream_connections", "gauge", "TCP and TLS connections now, by transport.",
+            ("transport=\"tcp\"", engine.StreamConnectionCountOf(TransportProtocol.Tcp)),
+            ("transport=\"tls\"", engine.StreamConnectionCountOf(TransportProtocol.Tls)));
         Metric(text, "edgerelay_refused_connections_total", "counter", "TCP and TLS connections refused by limits.", ("", engine.RefusedConnections));
         Metric(text, "edgerelay_send_failures_total", "counter", "Datagrams the kernel refused to send.", ("", engine.SendFailures));
         Metric(text, "edgerelay_slow_client_dropped_bytes_total", "counter", "Bytes dropped for TCP and TLS clients that read too slowly.",

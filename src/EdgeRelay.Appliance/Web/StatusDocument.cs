@@ -19,6 +19,7 @@ public sealed record StatusDocument
     public required int Allocations { get; init; }
     public required int MaxAllocations { get; init; }
     public required int StreamConnections { get; init; }
+    public required IReadOnlyList<TransportDocument> Transports { get; init; }
     public required TrafficDocument Relayed { get; init; }
     public required IReadOnlyList<IceServerDocument> IceServers { get; init; }
     public required IReadOnlyList<CertificateDocument> Certificates { get; init; }
@@ -33,6 +34,9 @@ public sealed record LedDocument(string Mode, int FaultCode);
 public sealed record ConfigurationDocument(string Source, long? Version);
 
 public sealed record ListenerDocument(string Transport, string Endpoint);
+
+/// <summary>Allocations and connections of clients that reach the relay over one transport.</summary>
+public sealed record TransportDocument(string Transport, int Allocations, int Connections);
 
 public sealed record TrafficDocument(long PacketsToPeers, long PacketsFromPeers, long BytesToPeers, long BytesFromPeers,
     double PacketsPerSecond, double BytesPerSecond);

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using EdgeRelay.Appliance.Status;
 using EdgeRelay.Net;
+using EdgeRelay.Turn;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -168,6 +169,8 @@ public sealed class StatusPage : IAsyncDisposable
             Allocations = _engine.Server.AllocationCount,
             MaxAllocations = _engine.Server.Options.MaxAllocations,
             StreamConnections = _engine.StreamConnectionCount,
+            Transports = Enum.GetValues<TransportProtocol>().Select(p => new TransportDocument(p.ToString().ToLowerInvariant(),
+                _engine.Server.AllocationCountOf(p), p == TransportProtocol.Udp ? 0 : _engine.StreamConnectionCountOf(p))).ToList(),
             Relayed = new TrafficDocument(counters.PacketsToPeers, counters.PacketsFromPeers, counters.BytesToPeers, counters.BytesFromPeers,
                 Math.Round(_observer.PacketsPerSecond, 1), Math.Round(_observer.BytesPerSecond, 1)),
             IceServers = _options.IceServerUrls.Count == 0 ? [] : [new IceServerDocument(_options.IceServerUrls)],

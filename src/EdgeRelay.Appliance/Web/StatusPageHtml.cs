@@ -63,7 +63,7 @@ internal static class StatusPageHtml
   <section><h2>Health</h2><div id="summary"></div><ul id="reasons"></ul></section>
   <section><h2>Relay</h2><table>
     <tr><td>Allocations</td><td id="allocations"></td></tr>
-    <tr><td>TCP/TLS connections</td><td id="connections"></td></tr>
+    <tr><td>By transport</td><td id="transports"></td></tr>
     <tr><td>Relayed</td><td id="rate"></td></tr>
     <tr><td>Totals</td><td id="totals"></td></tr>
     <tr><td>Listeners</td><td id="listeners"></td></tr>
@@ -113,7 +113,7 @@ async function refresh() {
     list('reasons', s.reasons.map(r => `${r.code}: ${r.summary}`));
     leds(s.led);
     text('allocations', `${s.allocations} of ${s.maxAllocations}`);
-    text('connections', s.streamConnections);
+    text('transports', s.transports.map(t => `${t.transport}: ${t.allocations} allocations` + (t.transport === 'udp' ? '' : `, ${t.connections} connections`)).join('; '));
     text('rate', `${s.relayed.packetsPerSecond} packets/s, ${(s.relayed.bytesPerSecond * 8 / 1e6).toFixed(2)} Mbit/s`);
     text('totals', `${s.relayed.packetsToPeers + s.relayed.packetsFromPeers} packets, ${s.relayed.bytesToPeers + s.relayed.bytesFromPeers} bytes`);
     text('listeners', s.listeners.map(l => `${l.transport} ${l.endpoint}`).join(', '));

@@ -118,6 +118,18 @@ internal sealed class StreamListener : IDisposable
         }
     }
 
+    /// <summary>Connections open on this listener now.</summary>
+    public int ConnectionCount
+    {
+        get
+        {
+            lock (_connections)
+            {
+                return _connections.Count;
+            }
+        }
+    }
+
     internal void Forget(StreamConnection connection)
     {
         lock (_connections)

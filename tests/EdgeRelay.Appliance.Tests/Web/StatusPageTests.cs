@@ -86,6 +86,7 @@ public sealed class StatusPageTests : IAsyncLifetime
         Assert.Equal($"{_engine.LocalEndPoints[0]}", root.GetProperty("listeners")[0].GetProperty("endpoint").GetString());
         Assert.Equal("turn:192.0.2.1:3478?transport=udp", root.GetProperty("iceServers")[0].GetProperty("urls")[0].GetString());
         Assert.Contains("something to look at", root.GetProperty("lastErrors")[0].GetString());
+        Assert.Equal(["udp", "tcp", "tls"], root.GetProperty("transports").EnumerateArray().Select(t => t.GetProperty("transport").GetString()));
         Assert.DoesNotContain("alice-password", body, StringComparison.Ordinal);
         Assert.DoesNotContain(Token, body, StringComparison.Ordinal);
     }
@@ -117,7 +118,8 @@ public sealed class StatusPageTests : IAsyncLifetime
         using HttpResponseMessage response = await _http.GetAsync("metrics");
         Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
         string metrics = await response.Content.ReadAsStringAsync();
-        Assert.Contains("edgerelay_allocations 0\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("edgerelay_allocations{transport=\"udp\"} 0\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("edgerelay_stream_connections{transport=\"tls\"} 0\n", metrics, StringComparison.Ordinal);
         Assert.Contains("edgerelay_auth_failures_total{reason=\"unknown_user\"}", metrics, StringComparison.Ordinal);
         Assert.DoesNotContain("alice", metrics, StringComparison.Ordinal);
 

@@ -13,30 +13,21 @@ public sealed class SystemdNotifyTests : IDisposable
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
     private readonly string _directory = Directory.CreateTempSubdirectory("edgerelay-systemd-").FullName;
 
-    internal static string Binary
+    private static ProcessStartInfo RelayProcess(string config) => new(AotBinary.Path)
     {
-        get
-        {
-            string path = Environment.GetEnvironmentVariable("EDGERELAY_AOT_BINARY")
-                ?? Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../../artifacts/linux-x64/edgerelay"));
-            Assert.True(File.Exists(path), $"{path} does not exist: run scripts/publish.sh linux-x64 first (scripts/test.sh does)");
-            return path;
-        }
-    }
+        ArgumentList = { "run", "--config", config },
+        RedirectStandardOutput = true,
+        RedirectStandardError = true,
+        RedirectStandardInput = true,
+        UseShellExecute = false,
+    };
 
     [Fact]
     public void The_aot_binary_notifies_ready_watchdog_status_and_stopping()
     {
         using var notify = new NotifySocket(_directory);
         string config = RelayConfigFile.Write(_directory, Ports.FreeUdpPort());
-        var info = new ProcessStartInfo(Binary)
-        {
-            ArgumentList = { "run", "--config", config },
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
+        ProcessStartInfo info = RelayProcess(config);
         info.Environment["NOTIFY_SOCKET"] = notify.Path;
         info.Environment["WATCHDOG_USEC"] = "2000000";
         info.Environment.Remove("WATCHDOG_PID");
@@ -61,14 +52,7 @@ public sealed class SystemdNotifyTests : IDisposable
         socket.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint("\0" + name));
         socket.ReceiveTimeout = (int)Patience.TotalMilliseconds;
         string config = RelayConfigFile.Write(_directory, Ports.FreeUdpPort());
-        var info = new ProcessStartInfo(Binary)
-        {
-            ArgumentList = { "run", "--config", config },
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
+        ProcessStartInfo info = RelayProcess(config);
         info.Environment["NOTIFY_SOCKET"] = "@" + name;
         info.Environment.Remove("WATCHDOG_USEC");
         using var relay = ExternalProcess.Start(info);

@@ -24,7 +24,7 @@ public sealed partial class UnitFileTests : IDisposable
         string text = File.ReadAllText(UnitFile);
         Assert.Contains("ExecStart=/usr/bin/edgerelay run --config /etc/edgerelay/edgerelay.json", text);
         string copy = Path.Combine(_directory, "edgerelay.service");
-        File.WriteAllText(copy, text.Replace("ExecStart=/usr/bin/edgerelay ", $"ExecStart={SystemdNotifyTests.Binary} ", StringComparison.Ordinal));
+        File.WriteAllText(copy, text.Replace("ExecStart=/usr/bin/edgerelay ", $"ExecStart={AotBinary.Path} ", StringComparison.Ordinal));
         return copy;
     }
 
