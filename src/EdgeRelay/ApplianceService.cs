@@ -28,9 +28,16 @@ internal sealed class ApplianceService(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         StartLeds();
+        Health previous = _model.Current.Health;
         _model.Changed += status =>
         {
-            ProgramLog.StatusChanged(_logger, status.Summary, Legend(status.Led));
+            // Traffic starting and stopping is not news; every other change is.
+            bool trafficOnly = (previous is Health.HealthyIdle or Health.Relaying) && (status.Health is Health.HealthyIdle or Health.Relaying);
+            previous = status.Health;
+            if (!trafficOnly || _logger.IsEnabled(LogLevel.Debug))
+            {
+                ProgramLog.StatusChanged(_logger, status.Summary, Legend(status.Led));
+            }
             _leds?.Show(status.Led);
         };
         bool hasCredential = configuration.Auth.Users.Count > 0 || configuration.Auth.SharedSecrets.Count > 0 || configuration.Auth.AllowAnonymous;

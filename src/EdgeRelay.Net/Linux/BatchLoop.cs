@@ -41,6 +41,7 @@ internal abstract unsafe class BatchLoop : IDisposable
     private long _datagrams;
     private long _turns;
     private volatile bool _running = true;
+    private int _disposed;
 
     protected BatchLoop(RelayEngine engine, int index)
     {
@@ -211,6 +212,11 @@ internal abstract unsafe class BatchLoop : IDisposable
 
     public void Dispose()
     {
+        // Once only: a second Wake would write to a descriptor number the kernel may have reused.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         Stop();
         CloseRemoved();
         ReleaseNative();
