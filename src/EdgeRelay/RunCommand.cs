@@ -82,18 +82,29 @@ internal static class RunCommand
         {
             ProgramLog.NoCredentials(logger);
         }
-        ProgramLog.Started(logger, ThisAssembly.Version, string.Join(" and ", new[] { turnOptions.AdvertisedRelayAddressIPv4, turnOptions.AdvertisedRelayAddressIPv6 }.OfType<IPAddress>()));
-        if (developmentPassword is not null)
+        host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStarted.Register(() =>
         {
-            PrintDevelopmentHelp(stdout, turnOptions.AdvertisedRelayAddressIPv4!, configuration.Listeners[0].Endpoint.Port, developmentPassword);
+            // Said once the host has started, so that "relaying" and "Stop with Ctrl+C" are true when
+            // they are read: a signal before that would not yet reach the host's orderly shutdown.
+            ProgramLog.Started(logger, ThisAssembly.Version,
+                string.Join(" and ", new[] { turnOptions.AdvertisedRelayAddressIPv4, turnOptions.AdvertisedRelayAddressIPv6 }.OfType<IPAddress>()));
+            if (developmentPassword is not null)
+            {
+                PrintDevelopmentHelp(stdout, turnOptions.AdvertisedRelayAddressIPv4!, configuration.Listeners[0].Endpoint.Port, developmentPassword);
+            }
+            // Start-up (configuration, DI, binding) leaves a few megabytes of garbage in a heap that an
+            // idle relay would keep committed for good: collect it once and give the pages back. A box
+            // with 1 GB of RAM counts every megabyte; nothing on the packet path allocates afterwards.
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        });
+        try
+        {
+            host.Run();
         }
-
-        // Start-up (configuration, DI, binding) leaves a few megabytes of garbage in a heap that an idle
-        // relay would keep committed for good: collect it once and give the pages back. A box with 1 GB
-        // of RAM counts every megabyte; nothing on the packet path allocates afterwards.
-        host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStarted.Register(
-            () => GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true));
-        host.Run();
+        catch (OperationCanceledException)
+        {
+            // SIGTERM while the host was still starting: stopping then is what was asked.
+        }
         return ExitCodes.Success;
     }
 

@@ -39,8 +39,8 @@ public sealed partial class DevelopmentDefaultTests : IDisposable
             Assert.Contains("UDP reflexive addr: 127.0.0.1:", output);
 
             relay.Signal("TERM");
-            Assert.True(relay.WaitForExit(TimeSpan.FromSeconds(20)));
-            Assert.Equal(0, relay.ExitCode);
+            Assert.True(relay.WaitForExit(TimeSpan.FromSeconds(20)), relay.Output);
+            Assert.True(relay.ExitCode == 0, $"exit code {relay.ExitCode}:\n{relay.Output}");
         }
         string stored = Path.Combine(_stateHome, "edgerelay", "development-password");
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(stored));
