@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using EdgeRelay.Appliance.Status;
+using EdgeRelay.Appliance.Tests.Leds;
 using EdgeRelay.Net;
 using EdgeRelay.Stun;
 using EdgeRelay.Turn;
@@ -11,7 +12,7 @@ namespace EdgeRelay.Appliance.Tests.Status;
 /// <summary>The observer against a real relay engine on loopback, sampled by hand with a stepped clock.</summary>
 public sealed class RelayObserverTests
 {
-    private readonly StepClock _clock = new();
+    private readonly ManualTimeProvider _clock = new();
 
     private static RelayEngine Engine(int maxAllocations) => new(new TurnServerOptions
     {

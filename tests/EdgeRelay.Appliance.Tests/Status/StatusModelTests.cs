@@ -1,10 +1,11 @@
 using EdgeRelay.Appliance.Status;
+using EdgeRelay.Appliance.Tests.Leds;
 
 namespace EdgeRelay.Appliance.Tests.Status;
 
 public sealed class StatusModelTests
 {
-    private readonly StepClock _clock = new();
+    private readonly ManualTimeProvider _clock = new();
 
     [Fact]
     public void A_new_model_is_starting_with_amber_blinking()
