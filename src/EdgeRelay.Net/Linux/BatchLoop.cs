@@ -124,10 +124,14 @@ internal abstract unsafe class BatchLoop : IDisposable
         }
     }
 
+    /// <summary>
+    /// Counts a batch once its sends are queued. The allocation sample is written first: a reader that sees
+    /// the datagram count of a batch then sees at least the allocations made up to its end.
+    /// </summary>
     protected void CountBatch(int datagrams)
     {
-        Volatile.Write(ref _datagrams, _datagrams + datagrams);
         Volatile.Write(ref _allocatedBytes, GC.GetAllocatedBytesForCurrentThread());
+        Volatile.Write(ref _datagrams, _datagrams + datagrams);
     }
 
     /// <summary>Runs the core over the first <paramref name="count"/> datagrams, under one acquisition of the engine's lock.</summary>

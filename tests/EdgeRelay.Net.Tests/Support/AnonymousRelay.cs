@@ -48,6 +48,22 @@ internal static class AnonymousRelay
         Assert.Equal(StunClass.SuccessResponse, response.Class);
     }
 
+    /// <summary>
+    /// Waits until the batched loops have counted <paramref name="target"/> datagrams. A loop counts a
+    /// batch after it has sent the batch's replies, so a client can hold the last reply before the count
+    /// includes it; the wait is bounded, and the caller asserts on what it returns.
+    /// </summary>
+    public static long LoopDatagramsReaching(RelayEngine engine, long target)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        long seen;
+        while ((seen = engine.LoopDatagrams) < target && waited.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            Thread.Sleep(1);
+        }
+        return seen;
+    }
+
     public static void AddRequestedTransportUdp(ref StunMessageWriter writer) => writer.AddUInt32(StunAttributeType.RequestedTransport, 17u << 24);
 
     public static Attributes ChannelBind(ushort channel, TransportAddress peer) => (ref StunMessageWriter w) =>
