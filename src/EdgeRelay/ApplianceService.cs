@@ -1,4 +1,5 @@
 using System.Net;
+using EdgeRelay.Appliance.Cloud;
 using EdgeRelay.Appliance.Leds;
 using EdgeRelay.Appliance.Status;
 using EdgeRelay.Appliance.Web;
@@ -14,16 +15,62 @@ namespace EdgeRelay;
 /// when <c>status.endpoint</c> is configured. It observes the engine; the relay never waits for it.
 /// </summary>
 internal sealed class ApplianceService(
-    RelayEngine engine, RelayConfiguration configuration, ApplianceInfo info, RecentErrors errors, ILoggerFactory loggerFactory) : IHostedService
+    RelayEngine engine, RelayConfiguration initialConfiguration, ApplianceInfo initialInfo, RecentErrors errors, ILoggerFactory loggerFactory) : IHostedService
 {
     private readonly StatusModel _model = new(TimeProvider.System);
     private readonly ILogger _logger = loggerFactory.CreateLogger("EdgeRelay.Appliance");
+    private readonly SemaphoreSlim _changing = new(1, 1);
+    private RelayConfiguration _configuration = initialConfiguration;
+    private ApplianceInfo _info = initialInfo;
+    private Func<CloudStatus>? _cloud;
     private RelayObserver? _observer;
     private StatusPage? _page;
     private ILedDriver? _ledDriver;
     private LedAnimator? _leds;
 
     public StatusModel Model => _model;
+
+    /// <summary>The page shows the cloud puller's state from now on.</summary>
+    public void AttachCloud(Func<CloudStatus> cloud)
+    {
+        _cloud = cloud;
+        _page?.Update(PageOptions(_configuration.Status!));
+    }
+
+    /// <summary>
+    /// Takes an applied configuration: LEDs and the status page change when their sections did, the page
+    /// shows the new version and iceServers. A part that cannot follow reports it and stays off, as at start.
+    /// </summary>
+    public void Apply(RelayConfiguration configuration, ApplianceInfo info)
+    {
+        _changing.Wait();
+        try
+        {
+            RelayConfiguration previous = _configuration;
+            _configuration = configuration;
+            _info = info;
+            if (configuration.Leds != previous.Leds)
+            {
+                StopLeds();
+                StartLeds();
+            }
+            UpdateNeedsConfiguration();
+            if (configuration.Status?.Endpoint is { } endpoint && _page is not null && endpoint.Equals(previous.Status?.Endpoint))
+            {
+                _page.Update(PageOptions(configuration.Status));
+            }
+            else if (configuration.Status != previous.Status)
+            {
+                // A new endpoint (or none): the page moves. Its start is short and never blocks the relay.
+                StopPageAsync().GetAwaiter().GetResult();
+                StartPageAsync().GetAwaiter().GetResult();
+            }
+        }
+        finally
+        {
+            _changing.Release();
+        }
+    }
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -40,8 +87,7 @@ internal sealed class ApplianceService(
             }
             _leds?.Show(status.Led);
         };
-        bool hasCredential = configuration.Auth.Users.Count > 0 || configuration.Auth.SharedSecrets.Count > 0 || configuration.Auth.AllowAnonymous;
-        _model.Set(StatusReasons.NeedsConfiguration, !hasCredential);
+        UpdateNeedsConfiguration();
         _observer = new RelayObserver(engine, _model, TimeProvider.System);
         _observer.TrafficSeen += () => _leds?.ReportTraffic();
         _observer.Sample();
@@ -49,30 +95,57 @@ internal sealed class ApplianceService(
         // The engine is bound and its loops run before the host starts: the box is ready.
         _model.SetStarting(false);
 
-        if (configuration.Status is { } status)
+        await StartPageAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>D5 while nobody could authenticate and no cloud is there to bring credentials.</summary>
+    private void UpdateNeedsConfiguration()
+    {
+        RelayConfiguration configuration = _configuration;
+        bool hasCredential = configuration.Auth.Users.Count > 0 || configuration.Auth.SharedSecrets.Count > 0 || configuration.Auth.AllowAnonymous;
+        _model.Set(StatusReasons.NeedsConfiguration, !hasCredential);
+    }
+
+    private StatusPageOptions PageOptions(StatusSection status) => new()
+    {
+        Endpoint = status.Endpoint,
+        AdminToken = status.AdminToken,
+        HostNames = status.HostNames,
+        Version = ThisAssembly.Version,
+        ConfigurationSource = _info.ConfigurationSource,
+        ConfigurationVersion = _configuration.Version,
+        Cloud = _cloud,
+        IceServerUrls = _info.IceServerUrls,
+    };
+
+    private async Task StartPageAsync()
+    {
+        if (_configuration.Status is not { } status)
         {
-            var page = new StatusPage(new StatusPageOptions
-            {
-                Endpoint = status.Endpoint,
-                AdminToken = status.AdminToken,
-                HostNames = status.HostNames,
-                Version = ThisAssembly.Version,
-                ConfigurationSource = info.ConfigurationSource,
-                IceServerUrls = info.IceServerUrls,
-            }, engine, _model, _observer, errors, TimeProvider.System, Identify,
-                () => _leds is { IsIdentifying: true } ? new LedSignal(LedMode.Identify) : _model.Current.Led);
-            try
-            {
-                await page.StartAsync(loggerFactory).ConfigureAwait(false);
-                _page = page;
-                ProgramLog.StatusPageListening(_logger, $"http://{page.LocalEndPoint}/");
-            }
-            catch (IOException e)
-            {
-                // The relay matters more than its page: keep relaying, say why the page is missing.
-                ProgramLog.StatusPageFailed(_logger, status.Endpoint.ToString(), e.Message);
-                await page.DisposeAsync().ConfigureAwait(false);
-            }
+            return;
+        }
+        var page = new StatusPage(PageOptions(status), engine, _model, _observer!, errors, TimeProvider.System, Identify,
+            () => _leds is { IsIdentifying: true } ? new LedSignal(LedMode.Identify) : _model.Current.Led);
+        try
+        {
+            await page.StartAsync(loggerFactory).ConfigureAwait(false);
+            _page = page;
+            ProgramLog.StatusPageListening(_logger, $"http://{page.LocalEndPoint}/");
+        }
+        catch (IOException e)
+        {
+            // The relay matters more than its page: keep relaying, say why the page is missing.
+            ProgramLog.StatusPageFailed(_logger, status.Endpoint.ToString(), e.Message);
+            await page.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task StopPageAsync()
+    {
+        if (_page is not null)
+        {
+            await _page.DisposeAsync().ConfigureAwait(false);
+            _page = null;
         }
     }
 
@@ -82,17 +155,27 @@ internal sealed class ApplianceService(
     /// </summary>
     private void StartLeds()
     {
+        LedOptions options = _configuration.Leds;
         try
         {
-            _ledDriver = LedDrivers.Create(configuration.Leds, loggerFactory);
+            _ledDriver = LedDrivers.Create(options, loggerFactory);
         }
         catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException or PlatformNotSupportedException)
         {
-            ProgramLog.LedsFailed(_logger, configuration.Leds.Driver.ToString().ToLowerInvariant(), e.Message);
+            ProgramLog.LedsFailed(_logger, options.Driver.ToString().ToLowerInvariant(), e.Message);
             return;
         }
         _leds = new LedAnimator(_ledDriver, TimeProvider.System);
         _leds.Show(_model.Current.Led);
+    }
+
+    private void StopLeds()
+    {
+        LedAnimator? leds = _leds;
+        _leds = null;
+        leds?.Dispose();
+        _ledDriver?.Dispose();
+        _ledDriver = null;
     }
 
     private void Identify()
@@ -109,12 +192,16 @@ internal sealed class ApplianceService(
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        _observer?.Dispose();
-        _leds?.Dispose();
-        _ledDriver?.Dispose();
-        if (_page is not null)
+        await _changing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            await _page.DisposeAsync().ConfigureAwait(false);
+            _observer?.Dispose();
+            StopLeds();
+            await StopPageAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _changing.Release();
         }
     }
 }

@@ -1,11 +1,15 @@
 namespace EdgeRelay;
 
-/// <summary>The command line: <c>edgerelay run [--config FILE]</c>, <c>edgerelay --version</c>, <c>edgerelay --help</c>.</summary>
+/// <summary>The command line: <c>edgerelay run [--config FILE]</c>, <c>keygen</c>, <c>config …</c>, <c>--version</c>, <c>--help</c>.</summary>
 internal static class Cli
 {
     private const string Usage = """
         Usage:
           edgerelay run [--config FILE]   run the relay (no FILE: the development default on udp/3478)
+          edgerelay keygen --out FILE     make a key that signs configuration documents
+          edgerelay config sign|verify|validate ...
+                                          sign, check and validate configuration documents
+                                          (edgerelay config --help)
           edgerelay --version             print the version
           edgerelay --help                print this help
 
@@ -49,6 +53,14 @@ internal static class Cli
                 }
             }
             return RunCommand.Run(config, stdout, stderr);
+        }
+        if (args[0] == "keygen")
+        {
+            return ConfigCommands.Keygen(args, stdout, stderr);
+        }
+        if (args[0] == "config")
+        {
+            return ConfigCommands.Config(args, stdout, stderr);
         }
         stderr.WriteLine($"edgerelay: unknown command \"{args[0]}\"\n\n{Usage}");
         return ExitCodes.Usage;

@@ -4,6 +4,12 @@ internal static class ExitCodes
 {
     public const int Success = 0;
     public const int Bind = 1;
+
+    /// <summary>An operator tool's failure that is not about the input's content (a file that cannot be read or written).</summary>
+    public const int Failure = 1;
     public const int Configuration = 2;
+
+    /// <summary>config verify: the signature is not by a trusted key.</summary>
+    public const int BadSignature = 3;
     public const int Usage = 64;
 }

@@ -13,6 +13,15 @@ internal static partial class ProgramLog
     [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "No credential is configured (auth.users, auth.sharedSecrets): every Allocate will be refused.")]
     public static partial void NoCredentials(ILogger logger);
 
+    [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "No credential yet: waiting for the configuration from {Url}; every Allocate is refused until it comes.")]
+    public static partial void WaitingForCloud(ILogger logger, string url);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "The last known good configuration cannot be used, running on the bootstrap file: {Problem}")]
+    public static partial void StoreUnusable(ILogger logger, string problem);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Information, Message = "Running on the last known good configuration, version {Version}, until the cloud answers")]
+    public static partial void RunningLastKnownGood(ILogger logger, long version);
+
     [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "Status: {Summary} (LEDs: {Leds})")]
     public static partial void StatusChanged(ILogger logger, string summary, string leds);
 

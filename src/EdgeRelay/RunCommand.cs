@@ -1,4 +1,5 @@
 using System.Net;
+using EdgeRelay.Appliance.Cloud;
 using EdgeRelay.Appliance.Web;
 using EdgeRelay.Appliance.Systemd;
 using EdgeRelay.Configuration;
@@ -16,11 +17,11 @@ internal static class RunCommand
 {
     public static int Run(string? configPath, TextWriter stdout, TextWriter stderr)
     {
-        RelayConfiguration configuration;
+        RelayConfiguration bootstrap;
         string? developmentPassword = null;
         try
         {
-            configuration = configPath is null
+            bootstrap = configPath is null
                 ? DevelopmentDefaults.Create(out developmentPassword)
                 : ConfigurationReader.ReadFile(configPath);
         }
@@ -29,9 +30,17 @@ internal static class RunCommand
             stderr.WriteLine($"edgerelay: configuration error{(configPath is null ? "" : $" in {configPath}")}: {e.Message}");
             return ExitCodes.Configuration;
         }
+        // With a cloud section, the box starts at once on the last document it accepted, network or not.
+        CloudStart cloudStart = ChooseStartingConfiguration(bootstrap, out string? storeProblem);
+        RelayConfiguration configuration = cloudStart.Running;
 
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
-        builder.Logging.SetMinimumLevel(configuration.LogLevel);
+        // The level can change with an applied configuration: the filter asks the switch each time.
+        var logLevel = new LogLevelSwitch(configuration.LogLevel);
+        builder.Logging.SetMinimumLevel(LogLevel.Trace);
+        builder.Logging.AddFilter((_, level) => logLevel.IsEnabled(level));
+        builder.Services.AddSingleton(logLevel);
+        builder.Services.AddSingleton(cloudStart);
         builder.Logging.AddSimpleConsole(options =>
         {
             options.SingleLine = true;
@@ -53,9 +62,11 @@ internal static class RunCommand
         builder.Logging.AddProvider(recentErrors);
         builder.Services.AddSingleton(recentErrors);
         builder.Services.AddSingleton(configuration);
-        builder.Services.AddSingleton(new ApplianceInfo(configPath ?? "development default",
+        builder.Services.AddSingleton(new ApplianceInfo(cloudStart.Initial.Source == "last-known-good" ? "last-known-good" : configPath ?? "development default",
             ApplianceInfo.IceServerUrlsFor(configuration, turnOptions.AdvertisedRelayAddressIPv4 ?? turnOptions.AdvertisedRelayAddressIPv6!)));
-        builder.Services.AddHostedService<ApplianceService>();
+        builder.Services.AddSingleton<ApplianceService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ApplianceService>());
+        builder.Services.AddHostedService<CloudConfigurationService>();
         AddSystemd(builder.Services, engineHolder);
         using IHost host = builder.Build();
 
@@ -78,9 +89,24 @@ internal static class RunCommand
         {
             ProgramLog.AdvertisingDetectedAddress(logger, turnOptions.AdvertisedRelayAddressIPv4.ToString());
         }
+        if (storeProblem is not null)
+        {
+            ProgramLog.StoreUnusable(logger, storeProblem);
+        }
+        else if (cloudStart.Initial.Source == "last-known-good")
+        {
+            ProgramLog.RunningLastKnownGood(logger, cloudStart.Initial.Version);
+        }
         if (configuration.Auth.Users.Count == 0 && configuration.Auth.SharedSecrets.Count == 0 && !configuration.Auth.AllowAnonymous)
         {
-            ProgramLog.NoCredentials(logger);
+            if (configuration.Cloud is null)
+            {
+                ProgramLog.NoCredentials(logger);
+            }
+            else
+            {
+                ProgramLog.WaitingForCloud(logger, configuration.Cloud.Url.ToString());
+            }
         }
         host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStarted.Register(() =>
         {
@@ -106,6 +132,47 @@ internal static class RunCommand
             // SIGTERM while the host was still starting: stopping then is what was asked.
         }
         return ExitCodes.Success;
+    }
+
+    /// <summary>
+    /// The configuration to start with. Without a cloud section, the bootstrap file. With one, the last
+    /// document the box accepted (its signature checked again) if the store holds one that is still valid,
+    /// else the bootstrap file, and <paramref name="storeProblem"/> says why the store was passed over.
+    /// </summary>
+    private static CloudStart ChooseStartingConfiguration(RelayConfiguration bootstrap, out string? storeProblem)
+    {
+        storeProblem = null;
+        var fromBootstrap = new CloudStart(bootstrap, bootstrap,
+            new AppliedConfiguration("bootstrap", bootstrap.Version, null, null, bootstrap.Cloud?.TrustedKeys ?? [], null));
+        if (bootstrap.Cloud is null)
+        {
+            return fromBootstrap;
+        }
+        StoreLoadResult stored = new LastKnownGoodStore(bootstrap.StateDirectory).Load();
+        if (stored.Document is not { } document)
+        {
+            storeProblem = stored.Problem;
+            return fromBootstrap;
+        }
+        try
+        {
+            RelayConfiguration running = CloudConfiguration.FromPayload(bootstrap, stored.Payload, out CloudOverrides overrides);
+            if (running.Version < bootstrap.Version)
+            {
+                storeProblem = $"the stored version {running.Version} is older than the bootstrap file's version {bootstrap.Version}";
+                return fromBootstrap;
+            }
+            // The keys in force are the ones the document rotated to, or the ones that verified it.
+            IReadOnlyList<TrustedKey> keys = overrides.TrustedKeys ?? document.VerifiedWith.Select(TrustedKey.Parse).ToList();
+            return new CloudStart(bootstrap, running,
+                new AppliedConfiguration("last-known-good", running.Version, document.Document, document.ETag, keys, stored.SignedBy));
+        }
+        catch (ConfigurationException e)
+        {
+            // A binary update may have tightened a rule: the stored document is no longer valid.
+            storeProblem = $"the stored configuration version {document.Version} is not valid: {e.Message}";
+            return fromBootstrap;
+        }
     }
 
     /// <summary>

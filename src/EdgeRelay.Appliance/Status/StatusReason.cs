@@ -45,9 +45,12 @@ public static class StatusReasons
     public static readonly StatusReason NeedsConfiguration = new("D5-needs-configuration", Severity.Degraded, 0,
         "no credential and no cloud configuration: the relay refuses everyone until it is configured");
 
+    public static readonly StatusReason ConfigurationRejected = new("D6-configuration-rejected", Severity.Degraded, 0,
+        "the cloud's newest configuration was refused (signature, key, version, validation) or could not be applied: running on the last good one");
+
     public static IReadOnlyList<StatusReason> All { get; } =
     [
         NoListener, InvalidConfiguration, TlsCertificateUnusable, RelayLoopStalled,
-        ConfigurationStale, CloudUnreachable, CertificateExpiring, QuotaNearlyFull, NeedsConfiguration,
+        ConfigurationStale, CloudUnreachable, CertificateExpiring, QuotaNearlyFull, NeedsConfiguration, ConfigurationRejected,
     ];
 }

@@ -30,8 +30,15 @@ public sealed record ReasonDocument(string Code, string Severity, int BlinkCode,
 
 public sealed record LedDocument(string Mode, int FaultCode);
 
-/// <summary>Where the running configuration came from (a file path, "development default", later the cloud) and its version.</summary>
-public sealed record ConfigurationDocument(string Source, long? Version);
+/// <summary>
+/// Where the running configuration came from (a file path, "development default", "cloud" or
+/// "last-known-good") and its version; <see cref="Cloud"/> when the box pulls it from the cloud.
+/// </summary>
+public sealed record ConfigurationDocument(string Source, long? Version, CloudDocument? Cloud);
+
+/// <summary>The cloud puller's last poll: outcome None, Applied, Unchanged, Unreachable or Rejected, and why.</summary>
+public sealed record CloudDocument(string Url, string LastOutcome, string? LastProblem, DateTimeOffset? LastAttempt,
+    DateTimeOffset? LastContact, DateTimeOffset? AppliedAt, string? SignedBy);
 
 public sealed record ListenerDocument(string Transport, string Endpoint);
 

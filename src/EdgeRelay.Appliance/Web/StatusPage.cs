@@ -1,3 +1,4 @@
+using EdgeRelay.Appliance.Cloud;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
@@ -23,6 +24,12 @@ public sealed record StatusPageOptions
 
     public required string Version { get; init; }
     public required string ConfigurationSource { get; init; }
+
+    /// <summary>The running configuration's <c>version</c>; null when it has none (the development default).</summary>
+    public long? ConfigurationVersion { get; init; }
+
+    /// <summary>The cloud puller's state, read on every request; null when the box has no cloud section.</summary>
+    public Func<CloudStatus>? Cloud { get; init; }
     public IReadOnlyList<string> IceServerUrls { get; init; } = [];
 
     /// <summary>Names besides IP literals and localhost that the page answers to in the Host header.</summary>
@@ -36,7 +43,7 @@ public sealed record StatusPageOptions
 /// </summary>
 public sealed class StatusPage : IAsyncDisposable
 {
-    private readonly StatusPageOptions _options;
+    private StatusPageOptions _options;
     private readonly RelayEngine _engine;
     private readonly StatusModel _model;
     private readonly RelayObserver _observer;
@@ -59,6 +66,19 @@ public sealed class StatusPage : IAsyncDisposable
         _time = time;
         _identify = identify;
         _startedAt = time.GetUtcNow();
+    }
+
+    /// <summary>
+    /// Takes new options from a configuration that was applied: token, host names, what the page shows.
+    /// The endpoint is bound once; a new one needs a new page.
+    /// </summary>
+    public void Update(StatusPageOptions options)
+    {
+        if (!options.Endpoint.Equals(_options.Endpoint))
+        {
+            throw new ArgumentException("the endpoint of a running page cannot change", nameof(options));
+        }
+        Volatile.Write(ref _options, options);
     }
 
     /// <summary>The bound endpoint (the port is chosen by the system when the configuration says 0).</summary>
@@ -148,6 +168,7 @@ public sealed class StatusPage : IAsyncDisposable
     /// <summary>The document of /api/status; the LED mirror shows what the LEDs show (identify included), if told.</summary>
     public StatusDocument Document()
     {
+        StatusPageOptions options = Volatile.Read(ref _options);
         ApplianceStatus status = _model.Current;
         LedSignal led = _ledShown?.Invoke() ?? status.Led;
         DateTimeOffset now = _time.GetUtcNow();
@@ -158,11 +179,11 @@ public sealed class StatusPage : IAsyncDisposable
             Summary = status.Summary,
             Reasons = status.Reasons.Select(r => new ReasonDocument(r.Code, r.Severity.ToString(), r.BlinkCode, r.Summary)).ToList(),
             Led = new LedDocument(led.Mode.ToString(), led.FaultCode),
-            Version = _options.Version,
+            Version = options.Version,
             Backend = _engine.Backend.ToConfigName(),
             StartedAt = _startedAt,
             UptimeSeconds = (long)(now - _startedAt).TotalSeconds,
-            Configuration = new ConfigurationDocument(_options.ConfigurationSource, null),
+            Configuration = DescribeConfiguration(options),
             Listeners = _engine.LocalEndPoints.Select(e => new ListenerDocument("udp", e.ToString()))
                 .Concat(_engine.StreamEndPoints.Select(s => new ListenerDocument(s.Protocol.ToString().ToLowerInvariant(), s.EndPoint.ToString())))
                 .ToList(),
@@ -173,11 +194,21 @@ public sealed class StatusPage : IAsyncDisposable
                 _engine.Server.AllocationCountOf(p), p == TransportProtocol.Udp ? 0 : _engine.StreamConnectionCountOf(p))).ToList(),
             Relayed = new TrafficDocument(counters.PacketsToPeers, counters.PacketsFromPeers, counters.BytesToPeers, counters.BytesFromPeers,
                 Math.Round(_observer.PacketsPerSecond, 1), Math.Round(_observer.BytesPerSecond, 1)),
-            IceServers = _options.IceServerUrls.Count == 0 ? [] : [new IceServerDocument(_options.IceServerUrls)],
+            IceServers = options.IceServerUrls.Count == 0 ? [] : [new IceServerDocument(options.IceServerUrls)],
             Certificates = _engine.Certificates.Select(c => new CertificateDocument(c.Certificate.Subject,
                 c.Certificate.NotAfter.ToUniversalTime(), Math.Round((c.Certificate.NotAfter.ToUniversalTime() - now.UtcDateTime).TotalDays, 1))).ToList(),
             LastErrors = _errors.Snapshot(),
         };
+    }
+
+    private static ConfigurationDocument DescribeConfiguration(StatusPageOptions options)
+    {
+        if (options.Cloud?.Invoke() is not { } cloud)
+        {
+            return new ConfigurationDocument(options.ConfigurationSource, options.ConfigurationVersion, null);
+        }
+        return new ConfigurationDocument(cloud.Source == "bootstrap" ? options.ConfigurationSource : cloud.Source, cloud.Version,
+            new CloudDocument(cloud.Url, cloud.LastOutcome.ToString(), cloud.LastProblem, cloud.LastAttempt, cloud.LastContact, cloud.AppliedAt, cloud.SignedBy));
     }
 
     public async ValueTask DisposeAsync()

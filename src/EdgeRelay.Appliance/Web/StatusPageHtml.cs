@@ -73,6 +73,7 @@ internal static class StatusPageHtml
     <tr><td>Uptime</td><td id="uptime"></td></tr>
     <tr><td>UDP engine</td><td id="backend"></td></tr>
     <tr><td>Configuration</td><td id="configuration"></td></tr>
+    <tr><td>Cloud</td><td id="cloud"></td></tr>
     <tr><td>Certificates</td><td id="certificates"></td></tr>
   </table></section>
   <section><h2>iceServers for WebRTC apps</h2><pre id="ice"></pre></section>
@@ -121,6 +122,9 @@ async function refresh() {
     text('uptime', `${Math.floor(s.uptimeSeconds / 3600)} h ${Math.floor(s.uptimeSeconds / 60) % 60} min ${s.uptimeSeconds % 60} s`);
     text('backend', s.backend);
     text('configuration', s.configuration.source + (s.configuration.version == null ? '' : ` (version ${s.configuration.version})`));
+    const c = s.configuration.cloud;
+    text('cloud', !c ? 'not used' : `${c.url}: last poll ${c.lastOutcome.toLowerCase()}` + (c.lastProblem ? ` (${c.lastProblem})` : '')
+      + (c.lastContact ? `, last contact ${new Date(c.lastContact).toLocaleString()}` : ', no contact yet'));
     text('certificates', s.certificates.length ? s.certificates.map(c => `${c.subject}: ${c.daysLeft} days left`).join('; ') : 'none (no TLS listener)');
     text('ice', JSON.stringify(s.iceServers.map(i => ({ urls: i.urls, username: '…', credential: '…' })), null, 2));
     list('errors', s.lastErrors.length ? s.lastErrors : ['none']);

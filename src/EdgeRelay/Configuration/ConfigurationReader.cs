@@ -1,5 +1,8 @@
+using EdgeRelay.Appliance.Cloud;
 using EdgeRelay.Appliance.Leds;
 using System.Globalization;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -37,7 +40,18 @@ public static class ConfigurationReader
         return Parse(json);
     }
 
-    public static RelayConfiguration Parse(string json)
+    /// <summary>A bootstrap file: the whole configuration, or a <c>cloud</c> section and what the box needs before the cloud answers.</summary>
+    public static RelayConfiguration Parse(string json) => Parse(json, ConfigurationOrigin.Bootstrap, out _);
+
+    /// <summary>
+    /// A cloud document: the configuration with a <c>version</c> of 1 or more. What only the bootstrap file
+    /// may say (<c>stateDirectory</c>, <c>cloud.url</c> and the like) is refused; <paramref name="overrides"/> is
+    /// what it says of the cloud section. The caller merges it with the bootstrap (<see cref="CloudConfiguration.Merge"/>).
+    /// </summary>
+    public static RelayConfiguration ParseCloudDocument(string json, out CloudOverrides overrides) =>
+        Parse(json, ConfigurationOrigin.Cloud, out overrides);
+
+    private static RelayConfiguration Parse(string json, ConfigurationOrigin origin, out CloudOverrides overrides)
     {
         JsonDocument document;
         try
@@ -50,13 +64,38 @@ public static class ConfigurationReader
         }
         using (document)
         {
-            return Read(document.RootElement);
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                throw new ConfigurationException($"expected a JSON object at the top, found {JsonSection.Show(document.RootElement)}");
+            }
+            return Read(document.RootElement, origin, out overrides);
         }
     }
 
-    private static RelayConfiguration Read(JsonElement root)
+    private static RelayConfiguration Read(JsonElement root, ConfigurationOrigin origin, out CloudOverrides overrides)
     {
-        var top = new JsonSection(root, "", "realm", "listeners", "relay", "auth", "peers", "status", "leds", "limits", "engine", "stateDirectory", "logLevel");
+        var top = new JsonSection(root, "", "realm", "listeners", "relay", "auth", "peers", "status", "leds", "limits", "engine", "stateDirectory", "logLevel",
+            "version", "cloud");
+        overrides = new CloudOverrides(null, null);
+        CloudOptions? cloud = null;
+        if (top.TryGet("cloud", out JsonElement cloudElement))
+        {
+            if (origin == ConfigurationOrigin.Bootstrap)
+            {
+                cloud = ReadCloud(cloudElement);
+            }
+            else
+            {
+                overrides = ReadCloudOverrides(cloudElement);
+            }
+        }
+        long version = origin == ConfigurationOrigin.Cloud
+            ? top.GetInt64("version", 1, long.MaxValue) ?? throw new ConfigurationException("version: missing: a cloud document needs a version (a whole number that grows with every change, e.g. 42)")
+            : top.GetInt64("version", 0, long.MaxValue) ?? 0;
+        if (origin == ConfigurationOrigin.Cloud && top.TryGet("stateDirectory", out _))
+        {
+            throw new ConfigurationException("stateDirectory: only the bootstrap file may set it (the box keeps its state where the bootstrap says)");
+        }
 
         string realm = top.GetString("realm") ?? "edgerelay.local";
         // RFC 8489 §14.9: REALM is fewer than 128 characters.
@@ -65,7 +104,8 @@ public static class ConfigurationReader
             throw top.Invalid("realm", realm, "a non-empty name of fewer than 128 characters, such as a domain name");
         }
 
-        IReadOnlyList<ListenerConfiguration> listeners = ReadListeners(top);
+        // A box provisioned with only its cloud section has no listener until the cloud's document comes.
+        IReadOnlyList<ListenerConfiguration> listeners = cloud is not null && !top.TryGet("listeners", out _) ? [] : ReadListeners(top);
         RelaySection relay = top.TryGet("relay", out JsonElement relayElement) ? ReadRelay(relayElement) : new RelaySection();
         AuthSection auth = top.TryGet("auth", out JsonElement authElement) ? ReadAuth(authElement) : new AuthSection();
         PeersSection peers = top.TryGet("peers", out JsonElement peersElement) ? ReadPeers(peersElement) : new PeersSection();
@@ -104,8 +144,101 @@ public static class ConfigurationReader
             Leds = leds,
             StateDirectory = stateDirectory,
             LogLevel = logLevel,
+            Version = version,
+            Cloud = cloud,
         };
     }
+
+    /// <summary>Device tokens are secrets: long enough not to be guessed.</summary>
+    public const int MinDeviceTokenLength = 16;
+
+    private static readonly string[] CloudKeys = ["url", "trustedKeys", "deviceToken", "pollIntervalSeconds", "timeoutSeconds", "maxBackoffSeconds", "maxDocumentBytes", "caCertificate"];
+
+    private static CloudOptions ReadCloud(JsonElement element)
+    {
+        var section = new JsonSection(element, "cloud", CloudKeys);
+        string url = section.GetString("url") ?? throw new ConfigurationException("cloud.url: missing: expected the https:// URL of this box's signed configuration");
+        if (!Uri.TryCreate(url, UriKind.Absolute, out Uri? uri) || uri.Scheme != Uri.UriSchemeHttps || !string.IsNullOrEmpty(uri.UserInfo))
+        {
+            throw section.Invalid("url", url, "an https:// URL without user name or password, e.g. \"https://config.example.com/boxes/venue-12.jws\"");
+        }
+        IReadOnlyList<TrustedKey> keys = ReadTrustedKeys(section)
+            ?? throw new ConfigurationException("cloud.trustedKeys: missing: expected the public keys whose signature is accepted (`edgerelay keygen` prints one)");
+        string? token = section.GetString("deviceToken");
+        if (token is not null && (token.Length < MinDeviceTokenLength || token.Any(c => char.IsControl(c) || char.IsWhiteSpace(c))))
+        {
+            // A secret: never echoed.
+            throw new ConfigurationException($"cloud.deviceToken: not valid: expected at least {MinDeviceTokenLength} characters without spaces");
+        }
+        X509Certificate2? ca = null;
+        if (section.GetString("caCertificate") is string caPath)
+        {
+            try
+            {
+                ca = X509CertificateLoader.LoadCertificate(File.ReadAllBytes(caPath));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException)
+            {
+                throw section.Invalid("caCertificate", caPath, $"a readable PEM or DER certificate file ({e.Message})");
+            }
+        }
+        var defaults = new CloudOptions { Url = uri, TrustedKeys = keys };
+        return defaults with
+        {
+            DeviceToken = token,
+            PollInterval = ReadSeconds(section, "pollIntervalSeconds", 1, 86400) ?? defaults.PollInterval,
+            Timeout = ReadSeconds(section, "timeoutSeconds", 1, 300) ?? defaults.Timeout,
+            MaxBackoff = ReadSeconds(section, "maxBackoffSeconds", 1, 86400) ?? defaults.MaxBackoff,
+            MaxDocumentBytes = section.GetInt32("maxDocumentBytes", 4096, 16 * 1024 * 1024) ?? defaults.MaxDocumentBytes,
+            CaCertificate = ca,
+        };
+    }
+
+    /// <summary>A cloud document may rotate the trusted keys and change the poll interval; the rest of the section is the bootstrap's.</summary>
+    private static CloudOverrides ReadCloudOverrides(JsonElement element)
+    {
+        if (element.ValueKind == JsonValueKind.Object)
+        {
+            foreach (JsonProperty property in element.EnumerateObject())
+            {
+                if (property.Name is not ("trustedKeys" or "pollIntervalSeconds") && CloudKeys.Contains(property.Name))
+                {
+                    throw new ConfigurationException($"cloud.{property.Name}: only the bootstrap file may set it; a cloud document may set cloud.trustedKeys and cloud.pollIntervalSeconds");
+                }
+            }
+        }
+        var section = new JsonSection(element, "cloud", "trustedKeys", "pollIntervalSeconds");
+        return new CloudOverrides(ReadTrustedKeys(section), ReadSeconds(section, "pollIntervalSeconds", 1, 86400));
+    }
+
+    private static IReadOnlyList<TrustedKey>? ReadTrustedKeys(JsonSection section)
+    {
+        if (!section.TryGet("trustedKeys", out _))
+        {
+            return null;
+        }
+        IReadOnlyList<string> texts = section.GetStringArray("trustedKeys");
+        if (texts.Count == 0)
+        {
+            throw new ConfigurationException("cloud.trustedKeys: empty: expected at least one public key, or no document could ever be accepted");
+        }
+        var keys = new List<TrustedKey>();
+        for (int i = 0; i < texts.Count; i++)
+        {
+            try
+            {
+                keys.Add(TrustedKey.Parse(texts[i]));
+            }
+            catch (FormatException e)
+            {
+                throw new ConfigurationException($"cloud.trustedKeys[{i}]: not valid: {e.Message}");
+            }
+        }
+        return keys;
+    }
+
+    private static TimeSpan? ReadSeconds(JsonSection section, string key, int min, int max) =>
+        section.GetInt32(key, min, max) is int seconds ? TimeSpan.FromSeconds(seconds) : null;
 
     private static IReadOnlyList<ListenerConfiguration> ReadListeners(JsonSection top)
     {

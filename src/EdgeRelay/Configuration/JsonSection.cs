@@ -82,6 +82,19 @@ internal readonly struct JsonSection
         return number;
     }
 
+    public long? GetInt64(string key, long min, long max)
+    {
+        if (!TryGet(key, out JsonElement value))
+        {
+            return null;
+        }
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt64(out long number) || number < min || number > max)
+        {
+            throw Invalid(key, value, $"a whole number from {min} to {max}");
+        }
+        return number;
+    }
+
     public JsonElement? GetArray(string key)
     {
         if (!TryGet(key, out JsonElement value))

@@ -1,3 +1,4 @@
+using EdgeRelay.Appliance.Cloud;
 using EdgeRelay.Appliance.Leds;
 using System.Net;
 using Microsoft.Extensions.Logging;
@@ -20,7 +21,27 @@ public sealed record RelayConfiguration
     public EngineSection Engine { get; init; } = new();
     public string StateDirectory { get; init; } = "/var/lib/edgerelay";
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
+
+    /// <summary>Grows with every document the cloud publishes; 0 for a bootstrap file without one.</summary>
+    public long Version { get; init; }
+
+    /// <summary>Where the configuration comes from once the box runs: null, this file is all there is.</summary>
+    public CloudOptions? Cloud { get; init; }
 }
+
+/// <summary>
+/// Where a configuration document comes from. The bootstrap file (<c>edgerelay run --config</c>) says
+/// where the box keeps its state and how it reaches the cloud; a cloud document is the rest of the
+/// configuration, with a <c>version</c>, and may rotate the trusted keys and change the poll interval.
+/// </summary>
+public enum ConfigurationOrigin
+{
+    Bootstrap,
+    Cloud,
+}
+
+/// <summary>What a cloud document says about the cloud itself: null keeps the bootstrap's (or the last rotation's) value.</summary>
+public sealed record CloudOverrides(IReadOnlyList<TrustedKey>? TrustedKeys, TimeSpan? PollInterval);
 
 public enum ListenerTransport
 {

@@ -1,0 +1,333 @@
+using System.Security.Cryptography;
+using System.Text;
+using EdgeRelay.Appliance.Cloud;
+using EdgeRelay.Configuration;
+
+namespace EdgeRelay;
+
+/// <summary>
+/// The operator's tools for cloud configuration: <c>edgerelay keygen</c> makes a signing key,
+/// <c>edgerelay config sign</c> signs a document after validating it, <c>config verify</c> checks a signed
+/// document as a box would, <c>config validate</c> checks a file without a box.
+/// </summary>
+internal static class ConfigCommands
+{
+    public const string KeygenUsage = """
+        Usage: edgerelay keygen --out FILE
+
+        Makes an ECDSA P-256 signing key for configuration documents. The private key goes to FILE
+        (PEM, readable by you only; an existing file is never overwritten): keep it where you sign,
+        never on a box. The public key is printed: put it in cloud.trustedKeys of the boxes.
+        """;
+
+    public const string ConfigUsage = """
+        Usage:
+          edgerelay config sign --key KEY.pem [--out FILE] DOCUMENT.json
+              validate a cloud document (it needs a "version") and sign it (JWS, ES256); the signed
+              document goes to FILE, or to standard output
+          edgerelay config verify (--trusted-key KEY | --bootstrap FILE)... SIGNED
+              check a signed document as a box would: signature by a trusted key, then validity.
+              KEY is a public key as keygen prints it, or a file holding one; FILE is a bootstrap
+              file whose cloud.trustedKeys are used
+          edgerelay config validate [--cloud] FILE
+              check a configuration file (a bootstrap file; with --cloud, a cloud document) or the
+              content of a signed document (its signature is not checked: use verify)
+
+        Exit codes: 0 good, 2 not a valid configuration, 3 signature refused, 64 usage, 1 other errors.
+        """;
+
+    public static int Keygen(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        bool parsed = TryParse(args, 1, ["--out"], [], out Dictionary<string, List<string>> options, out List<string> rest, out string? error);
+        if (options.ContainsKey("--help"))
+        {
+            stdout.WriteLine(KeygenUsage);
+            return ExitCodes.Success;
+        }
+        if (!parsed || rest.Count > 0 || !options.ContainsKey("--out"))
+        {
+            return UsageError(stderr, "keygen", error ?? (rest.Count > 0 ? $"unexpected argument \"{rest[0]}\"" : "--out FILE is needed"), KeygenUsage);
+        }
+        string path = options["--out"][^1];
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        try
+        {
+            var file = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+            if (!OperatingSystem.IsWindows())
+            {
+                file.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            }
+            using var stream = new FileStream(path, file);
+            stream.Write(Encoding.ASCII.GetBytes(key.ExportPkcs8PrivateKeyPem() + "\n"));
+        }
+        catch (IOException e) when (File.Exists(path))
+        {
+            stderr.WriteLine($"edgerelay keygen: {path} exists already: it is never overwritten (a lost signing key locks the boxes out): {e.Message}");
+            return ExitCodes.Failure;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"edgerelay keygen: cannot write {path}: {e.Message}");
+            return ExitCodes.Failure;
+        }
+        TrustedKey publicKey = TrustedKey.FromSigningKey(key);
+        stdout.WriteLine($"""
+            Private key: {path} (keep it off the boxes: whoever has it can configure them)
+            Key id:      {publicKey.KeyId}
+            Public key, for cloud.trustedKeys:
+            {publicKey}
+            """);
+        return ExitCodes.Success;
+    }
+
+    public static int Config(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        if (args.Length < 2 || args[1] is "--help" or "-h" or "help")
+        {
+            (args.Length < 2 ? stderr : stdout).WriteLine(ConfigUsage);
+            return args.Length < 2 ? ExitCodes.Usage : ExitCodes.Success;
+        }
+        return args[1] switch
+        {
+            "sign" => Sign(args, stdout, stderr),
+            "verify" => Verify(args, stdout, stderr),
+            "validate" => Validate(args, stdout, stderr),
+            _ => UsageError(stderr, "config", $"unknown command \"{args[1]}\"", ConfigUsage),
+        };
+    }
+
+    private static int Sign(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        if (!TryParse(args, 2, ["--key", "--out"], [], out var options, out var rest, out string? error) || rest.Count != 1 || !options.ContainsKey("--key"))
+        {
+            return options.ContainsKey("--help") ? Help(stdout)
+                : UsageError(stderr, "config sign", error ?? (rest.Count != 1 ? "one DOCUMENT.json is needed" : "--key KEY.pem is needed"), ConfigUsage);
+        }
+        string documentPath = rest[0];
+        if (!TryRead(documentPath, "config sign", stderr, out string? json) || !TryRead(options["--key"][^1], "config sign", stderr, out string? keyText))
+        {
+            return ExitCodes.Failure;
+        }
+        using var key = ECDsa.Create();
+        try
+        {
+            key.ImportFromPem(keyText);
+            if (key.ExportParameters(false).Curve.Oid.Value != ECCurve.NamedCurves.nistP256.Oid.Value)
+            {
+                throw new CryptographicException("not a P-256 key");
+            }
+        }
+        catch (Exception e) when (e is ArgumentException or CryptographicException)
+        {
+            stderr.WriteLine($"edgerelay config sign: {options["--key"][^1]} is not an ECDSA P-256 private key in PEM (make one with `edgerelay keygen`): {e.Message}");
+            return ExitCodes.Failure;
+        }
+        RelayConfiguration document;
+        try
+        {
+            document = ConfigurationReader.ParseCloudDocument(json, out _);
+        }
+        catch (ConfigurationException e)
+        {
+            stderr.WriteLine($"edgerelay config sign: {documentPath} is not a valid cloud document, nothing signed: {e.Message}");
+            return ExitCodes.Configuration;
+        }
+        string signed = SignedDocument.Sign(Encoding.UTF8.GetBytes(json), key);
+        string keyId = TrustedKey.FromSigningKey(key).KeyId;
+        if (options.TryGetValue("--out", out List<string>? outPath))
+        {
+            try
+            {
+                AtomicFile.Write(outPath[^1], Encoding.ASCII.GetBytes(signed + "\n"),
+                    UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                stderr.WriteLine($"edgerelay config sign: cannot write {outPath[^1]}: {e.Message}");
+                return ExitCodes.Failure;
+            }
+            stderr.WriteLine($"Signed version {document.Version} of {documentPath} with key {keyId}: {outPath[^1]}");
+        }
+        else
+        {
+            stdout.WriteLine(signed);
+        }
+        return ExitCodes.Success;
+    }
+
+    private static int Verify(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        if (!TryParse(args, 2, ["--trusted-key", "--bootstrap"], [], out var options, out var rest, out string? error) || rest.Count != 1
+            || !(options.ContainsKey("--trusted-key") || options.ContainsKey("--bootstrap")))
+        {
+            return options.ContainsKey("--help") ? Help(stdout)
+                : UsageError(stderr, "config verify", error ?? (rest.Count != 1 ? "one SIGNED document is needed" : "--trusted-key KEY or --bootstrap FILE is needed"), ConfigUsage);
+        }
+        var keys = new List<TrustedKey>();
+        RelayConfiguration? bootstrap = null;
+        foreach (string keyText in options.GetValueOrDefault("--trusted-key") ?? [])
+        {
+            try
+            {
+                keys.Add(TrustedKey.Parse(File.Exists(keyText) ? File.ReadAllText(keyText) : keyText));
+            }
+            catch (Exception e) when (e is FormatException or IOException or UnauthorizedAccessException)
+            {
+                stderr.WriteLine($"edgerelay config verify: --trusted-key {Shorten(keyText)}: {e.Message}");
+                return ExitCodes.Usage;
+            }
+        }
+        foreach (string path in options.GetValueOrDefault("--bootstrap") ?? [])
+        {
+            try
+            {
+                bootstrap = ConfigurationReader.ReadFile(path);
+            }
+            catch (ConfigurationException e)
+            {
+                stderr.WriteLine($"edgerelay config verify: the bootstrap file {path} is not valid: {e.Message}");
+                return ExitCodes.Configuration;
+            }
+            if (bootstrap.Cloud is null)
+            {
+                stderr.WriteLine($"edgerelay config verify: the bootstrap file {path} has no cloud section, so no trusted keys");
+                return ExitCodes.Configuration;
+            }
+            keys.AddRange(bootstrap.Cloud.TrustedKeys);
+        }
+        if (!TryRead(rest[0], "config verify", stderr, out string? signed))
+        {
+            return ExitCodes.Failure;
+        }
+        SignatureCheck check = SignedDocument.Verify(signed, keys, out byte[] payload, out string? keyId);
+        if (check != SignatureCheck.None)
+        {
+            stderr.WriteLine($"edgerelay config verify: {rest[0]}: refused: {SignedDocument.Describe(check, keyId)}");
+            stderr.WriteLine($"  trusted: {string.Join(", ", keys.Select(k => k.KeyId))}");
+            return ExitCodes.BadSignature;
+        }
+        try
+        {
+            RelayConfiguration document = bootstrap is null
+                ? ConfigurationReader.ParseCloudDocument(Encoding.UTF8.GetString(payload), out _)
+                : CloudConfiguration.FromPayload(bootstrap, payload, out _);
+            stdout.WriteLine($"{rest[0]}: good signature by key {keyId}; version {document.Version}; {Describe(document)}");
+            return ExitCodes.Success;
+        }
+        catch (ConfigurationException e)
+        {
+            stderr.WriteLine($"edgerelay config verify: {rest[0]}: good signature by key {keyId}, but not a valid configuration: {e.Message}");
+            return ExitCodes.Configuration;
+        }
+    }
+
+    private static int Validate(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        if (!TryParse(args, 2, [], ["--cloud"], out var options, out var rest, out string? error) || rest.Count != 1)
+        {
+            return options.ContainsKey("--help") ? Help(stdout)
+                : UsageError(stderr, "config validate", error ?? "one FILE is needed", ConfigUsage);
+        }
+        string path = rest[0];
+        if (!TryRead(path, "config validate", stderr, out string? text))
+        {
+            return ExitCodes.Failure;
+        }
+        bool signed = !text.TrimStart().StartsWith('{') && SignedDocument.TryReadPayloadUnverified(text, out _);
+        try
+        {
+            RelayConfiguration configuration;
+            if (signed)
+            {
+                SignedDocument.TryReadPayloadUnverified(text, out byte[] payload);
+                configuration = ConfigurationReader.ParseCloudDocument(Encoding.UTF8.GetString(payload), out _);
+            }
+            else
+            {
+                configuration = options.ContainsKey("--cloud") ? ConfigurationReader.ParseCloudDocument(text, out _) : ConfigurationReader.Parse(text);
+            }
+            string kind = signed ? "signed cloud document (signature not checked: use `config verify`)" : options.ContainsKey("--cloud") ? "cloud document" : "configuration";
+            stdout.WriteLine($"{path}: valid {kind}; version {configuration.Version}; {Describe(configuration)}");
+            return ExitCodes.Success;
+        }
+        catch (ConfigurationException e)
+        {
+            stderr.WriteLine($"edgerelay config validate: {path}: {e.Message}");
+            return ExitCodes.Configuration;
+        }
+    }
+
+    private static string Describe(RelayConfiguration c) =>
+        $"{c.Listeners.Count} listener(s), {c.Auth.Users.Count} user(s), {c.Auth.SharedSecrets.Count} shared secret(s)"
+        + (c.Cloud is null ? "" : $", cloud {c.Cloud.Url} with {c.Cloud.TrustedKeys.Count} trusted key(s)");
+
+    private static string Shorten(string text) => text.Length > 24 ? text[..24] + "…" : text;
+
+    private static bool TryRead(string path, string command, TextWriter stderr, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? text)
+    {
+        try
+        {
+            text = File.ReadAllText(path);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"edgerelay {command}: cannot read {path}: {e.Message}");
+            text = null;
+            return false;
+        }
+    }
+
+    private static int Help(TextWriter stdout)
+    {
+        stdout.WriteLine(ConfigUsage);
+        return ExitCodes.Success;
+    }
+
+    private static int UsageError(TextWriter stderr, string command, string problem, string usage)
+    {
+        stderr.WriteLine($"edgerelay {command}: {problem}\n\n{usage}");
+        return ExitCodes.Usage;
+    }
+
+    /// <summary>
+    /// Options from <paramref name="start"/> on: <paramref name="valued"/> take a value (<c>--key K</c> or
+    /// <c>--key=K</c>, repeatable), <paramref name="flags"/> none; <c>--help</c> is always known; the rest are operands.
+    /// </summary>
+    private static bool TryParse(string[] args, int start, string[] valued, string[] flags,
+        out Dictionary<string, List<string>> options, out List<string> rest, out string? error)
+    {
+        options = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        rest = [];
+        error = null;
+        for (int i = start; i < args.Length; i++)
+        {
+            string arg = args[i];
+            string name = arg.Split('=', 2)[0];
+            if (arg is "--help" or "-h" || flags.Contains(arg))
+            {
+                options[arg is "-h" ? "--help" : arg] = [];
+            }
+            else if (valued.Contains(name))
+            {
+                string? value = arg.Contains('=', StringComparison.Ordinal) ? arg[(name.Length + 1)..] : i + 1 < args.Length ? args[++i] : null;
+                if (value is null)
+                {
+                    error = $"{name} needs a value";
+                    return false;
+                }
+                (options.TryGetValue(name, out List<string>? values) ? values : options[name] = []).Add(value);
+            }
+            else if (arg.StartsWith("--", StringComparison.Ordinal))
+            {
+                error = $"unknown option \"{arg}\"";
+                return false;
+            }
+            else
+            {
+                rest.Add(arg);
+            }
+        }
+        return !options.ContainsKey("--help");
+    }
+}
