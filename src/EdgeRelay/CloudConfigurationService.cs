@@ -23,7 +23,9 @@ internal sealed class CloudConfigurationService(
     private readonly ILogger _logger = loggerFactory.CreateLogger("EdgeRelay.Cloud");
     private readonly Lock _applying = new();
     private RelayConfiguration _running = start.Running;
+    private readonly DateTimeOffset _startedAt = TimeProvider.System.GetUtcNow();
     private CloudPuller<RelayConfiguration>? _puller;
+    private CloudReporter? _reporter;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -35,6 +37,12 @@ internal sealed class CloudConfigurationService(
         _puller = new CloudPuller<RelayConfiguration>(cloud with { PollInterval = _running.Cloud?.PollInterval ?? cloud.PollInterval },
             this, store, start.Initial, appliance.Model, TimeProvider.System, _logger);
         appliance.AttachCloud(() => _puller.Status);
+        if (cloud.ReportUrl is not null)
+        {
+            _reporter = new CloudReporter(cloud, Report, _logger);
+            _puller.Applied += _ => _reporter.ReportSoon();
+            _reporter.Start();
+        }
         _puller.Start();
         return Task.CompletedTask;
     }
@@ -45,6 +53,21 @@ internal sealed class CloudConfigurationService(
         {
             await _puller.DisposeAsync().ConfigureAwait(false);
         }
+        if (_reporter is not null)
+        {
+            await _reporter.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private CloudReport Report()
+    {
+        CloudStatus cloud = _puller!.Status;
+        var status = appliance.Model.Current;
+        var counters = engine.Server.Counters;
+        DateTimeOffset now = TimeProvider.System.GetUtcNow();
+        return new CloudReport(start.Bootstrap.Cloud!.DeviceId, ThisAssembly.Version, cloud.Version, cloud.Source, status.Health.ToString(),
+            status.Reasons.Select(r => r.Code).ToList(), engine.Server.AllocationCount, counters.PacketsToPeers, counters.PacketsFromPeers,
+            counters.BytesToPeers, counters.BytesFromPeers, (long)(now - _startedAt).TotalSeconds, cloud.LastOutcome.ToString(), now);
     }
 
     public CloudCandidate<RelayConfiguration> Validate(byte[] payload)

@@ -26,4 +26,11 @@ public sealed record CloudOptions
 
     /// <summary>A CA to trust instead of the system's (a private cloud, tests); null: the system's roots.</summary>
     public X509Certificate2? CaCertificate { get; init; }
+
+    /// <summary>Where to POST what the box runs, after each apply and every <see cref="ReportInterval"/>; null: no report.</summary>
+    public Uri? ReportUrl { get; init; }
+    public TimeSpan ReportInterval { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>The box's name in reports: the host name unless configured.</summary>
+    public string DeviceId { get; init; } = Environment.MachineName;
 }

@@ -1,7 +1,5 @@
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Security;
-using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using EdgeRelay.Appliance.Status;
 using Microsoft.Extensions.Logging;
@@ -57,7 +55,7 @@ public sealed class CloudPuller<T> : IAsyncDisposable
         _applied = initial;
         _pollInterval = options.PollInterval;
         _startedAt = time.GetUtcNow();
-        _http = new HttpClient(handler ?? CreateHandler(options), disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
+        _http = new HttpClient(handler ?? CloudHttp.CreateHandler(options), disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
         _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("edgerelay", typeof(CloudPuller<T>).Assembly.GetName().Version?.ToString(3) ?? "0"));
         _status = new CloudStatus(initial.Source, initial.Version, options.Url.ToString(), PollOutcome.None, null, null, null, null, initial.SignedBy);
     }
@@ -87,26 +85,6 @@ public sealed class CloudPuller<T> : IAsyncDisposable
 
     /// <summary>Raised after a new configuration was applied, with its status.</summary>
     public event Action<CloudStatus>? Applied;
-
-    public static HttpMessageHandler CreateHandler(CloudOptions options)
-    {
-        var handler = new SocketsHttpHandler
-        {
-            ConnectTimeout = options.Timeout,
-            // Redirects are followed by hand: a redirect to http:// must be refused, and said so.
-            AllowAutoRedirect = false,
-            AutomaticDecompression = DecompressionMethods.None,
-            PooledConnectionLifetime = TimeSpan.FromMinutes(10),
-            MaxResponseHeadersLength = 64,
-        };
-        if (options.CaCertificate is { } ca)
-        {
-            var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
-            policy.CustomTrustStore.Add(ca);
-            handler.SslOptions = new SslClientAuthenticationOptions { CertificateChainPolicy = policy };
-        }
-        return handler;
-    }
 
     /// <summary>Starts polling: the first poll at once, then at the interval.</summary>
     public void Start() => _loop = Task.Run(RunAsync);
@@ -183,7 +161,8 @@ public sealed class CloudPuller<T> : IAsyncDisposable
             for (int redirects = 0; ; redirects++)
             {
                 using var request = new HttpRequestMessage(HttpMethod.Get, url);
-                if (_options.DeviceToken is { } token)
+                // The token goes to the configured origin only: a redirect elsewhere must not carry it away.
+                if (_options.DeviceToken is { } token && Uri.Compare(url, _options.Url, UriComponents.SchemeAndServer, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) == 0)
                 {
                     request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
                 }

@@ -152,15 +152,21 @@ public static class ConfigurationReader
     /// <summary>Device tokens are secrets: long enough not to be guessed.</summary>
     public const int MinDeviceTokenLength = 16;
 
-    private static readonly string[] CloudKeys = ["url", "trustedKeys", "deviceToken", "pollIntervalSeconds", "timeoutSeconds", "maxBackoffSeconds", "maxDocumentBytes", "caCertificate"];
+    private static readonly string[] CloudKeys = ["url", "trustedKeys", "deviceToken", "pollIntervalSeconds", "timeoutSeconds", "maxBackoffSeconds",
+        "maxDocumentBytes", "caCertificate", "reportUrl", "reportIntervalSeconds", "deviceId"];
 
     private static CloudOptions ReadCloud(JsonElement element)
     {
         var section = new JsonSection(element, "cloud", CloudKeys);
         string url = section.GetString("url") ?? throw new ConfigurationException("cloud.url: missing: expected the https:// URL of this box's signed configuration");
-        if (!Uri.TryCreate(url, UriKind.Absolute, out Uri? uri) || uri.Scheme != Uri.UriSchemeHttps || !string.IsNullOrEmpty(uri.UserInfo))
+        if (Uri.TryCreate(url, UriKind.Absolute, out Uri? uri) && !string.IsNullOrEmpty(uri.UserInfo))
         {
-            throw section.Invalid("url", url, "an https:// URL without user name or password, e.g. \"https://config.example.com/boxes/venue-12.jws\"");
+            // Not echoed: it holds a password. The device token is the way to authenticate.
+            throw new ConfigurationException("cloud.url: not valid: expected no user name or password in the URL (use cloud.deviceToken)");
+        }
+        if (uri is null || uri.Scheme != Uri.UriSchemeHttps)
+        {
+            throw section.Invalid("url", url, "an https:// URL, e.g. \"https://config.example.com/boxes/venue-12.jws\"");
         }
         IReadOnlyList<TrustedKey> keys = ReadTrustedKeys(section)
             ?? throw new ConfigurationException("cloud.trustedKeys: missing: expected the public keys whose signature is accepted (`edgerelay keygen` prints one)");
@@ -182,6 +188,17 @@ public static class ConfigurationReader
                 throw section.Invalid("caCertificate", caPath, $"a readable PEM or DER certificate file ({e.Message})");
             }
         }
+        Uri? reportUrl = null;
+        if (section.GetString("reportUrl") is string report
+            && (!Uri.TryCreate(report, UriKind.Absolute, out reportUrl) || reportUrl.Scheme != Uri.UriSchemeHttps || !string.IsNullOrEmpty(reportUrl.UserInfo)))
+        {
+            throw new ConfigurationException("cloud.reportUrl: not valid: expected an https:// URL without user name or password");
+        }
+        string? deviceId = section.GetString("deviceId");
+        if (deviceId is not null && (deviceId.Length is 0 or > 128 || deviceId.Any(char.IsControl)))
+        {
+            throw section.Invalid("deviceId", deviceId, "a name of 1 to 128 characters, e.g. \"venue-12\"");
+        }
         var defaults = new CloudOptions { Url = uri, TrustedKeys = keys };
         return defaults with
         {
@@ -191,6 +208,9 @@ public static class ConfigurationReader
             MaxBackoff = ReadSeconds(section, "maxBackoffSeconds", 1, 86400) ?? defaults.MaxBackoff,
             MaxDocumentBytes = section.GetInt32("maxDocumentBytes", 4096, 16 * 1024 * 1024) ?? defaults.MaxDocumentBytes,
             CaCertificate = ca,
+            ReportUrl = reportUrl,
+            ReportInterval = ReadSeconds(section, "reportIntervalSeconds", 10, 86400) ?? defaults.ReportInterval,
+            DeviceId = deviceId ?? defaults.DeviceId,
         };
     }
 
