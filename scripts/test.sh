@@ -25,12 +25,36 @@ command -v promtool >/dev/null 2>&1 || need+=(prometheus) # promtool checks /met
 # systemd: systemd-analyze checks image/systemd/edgerelay.service (tests/EdgeRelay.Tests/Systemd); a
 # container's Debian may lack it. Only the tool is used; no systemd is started.
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+# nginx: "the cloud" of the cloud-configuration tests (tests/Shared/NginxServer.cs) is a real nginx
+# on loopback with TLS from a test CA, serving the signed configuration document and failing the ways
+# a real static host fails (500, stalled and truncated bodies, redirects, down). Each test starts its
+# own nginx with its own prefix and config; the system's nginx is never started. In bookworm the
+# package "nginx" is the server with ssl, proxy, rewrite (if/return), map and limit_rate built in;
+# nginx-light and nginx-core only add dynamic modules on top of it.
+[[ -x /usr/sbin/nginx ]] || need+=(nginx)
 if [[ ${#need[@]} -gt 0 ]]; then
     SUDO=""
     [[ $(id -u) -eq 0 ]] || SUDO="sudo"
     log "installing: ${need[*]}"
     $SUDO apt-get update -qq
+    # Without systemd as PID 1 the maintainer scripts start services through /etc/init.d: nginx's
+    # postinst would start a system nginx on port 80 (and coturn's or prometheus' theirs). A
+    # policy-rc.d that exits 101 ("action forbidden") is Debian's way to keep them stopped. An existing
+    # one (Docker images ship one) is put back afterwards, ours removed, also when apt fails.
+    POLICY=/usr/sbin/policy-rc.d
+    POLICY_SAVED="$POLICY.edgerelay-test-saved"
+    $SUDO rm -f "$POLICY_SAVED"
+    if [[ -e $POLICY ]]; then $SUDO mv "$POLICY" "$POLICY_SAVED"; fi
+    restore_policy() {
+        $SUDO rm -f "$POLICY"
+        [[ ! -e $POLICY_SAVED ]] || $SUDO mv "$POLICY_SAVED" "$POLICY"
+    }
+    trap restore_policy EXIT
+    printf '#!/bin/sh\n# scripts/test.sh: no service starts while it installs test tools\nexit 101\n' | $SUDO tee "$POLICY" >/dev/null
+    $SUDO chmod 755 "$POLICY"
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    restore_policy
+    trap - EXIT
 fi
 
 # --- the shipped binary: both targets must publish without a trim/AOT warning ----------------------

@@ -1,0 +1,15 @@
+namespace EdgeRelay.Tests.Shared;
+
+internal sealed class NginxServerOptions
+{
+    /// <summary>
+    /// The CA that signs the server's certificate. When null the server makes a CA of its own and
+    /// disposes it with itself. A CA passed in stays the caller's to dispose.
+    /// </summary>
+    public TestCertificateAuthority? CertificateAuthority { get; init; }
+
+    /// <summary>When set, every request (documents and /report) without <c>Authorization: Bearer TOKEN</c> gets 401.</summary>
+    public string? DeviceToken { get; init; }
+
+    public NginxMode Mode { get; init; } = NginxMode.Serve;
+}
