@@ -110,6 +110,24 @@ internal sealed partial class NginxServer : IAsyncDisposable
     /// <summary>nginx's error log so far (notice level: starts, reloads, upstream errors).</summary>
     public string ErrorLog => ReadShared(Path.Combine(_prefix, ErrorLogFileName));
 
+    /// <summary>nginx's access log (combined format). It is written after each response has gone out.</summary>
+    public string AccessLog() => ReadShared(Path.Combine(_prefix, "logs/access.log"));
+
+    /// <summary>Waits (bounded) until the access log holds <paramref name="text"/>, e.g. <c>"GET /a.jws HTTP/1.1" 304</c>.</summary>
+    public async Task<bool> WaitForAccessLogAsync(string text, TimeSpan timeout)
+    {
+        var waited = Stopwatch.StartNew();
+        while (!AccessLog().Contains(text, StringComparison.Ordinal))
+        {
+            if (waited.Elapsed > timeout)
+            {
+                return false;
+            }
+            await Task.Delay(20);
+        }
+        return true;
+    }
+
     /// <summary>For a failing test's message: the error log, what nginx printed, and its configuration.</summary>
     public string Diagnostics
     {
