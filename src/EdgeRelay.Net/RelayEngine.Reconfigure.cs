@@ -174,18 +174,17 @@ public sealed partial class RelayEngine
         {
             return;
         }
-        bool anyDone = false;
+        bool anyDrained = false;
         foreach (RunningListener listener in retired)
         {
             listener.Stream!.CloseIdleConnections();
-            // Once the accept loop has ended no connection can be added, so an empty listener stays empty.
-            anyDone |= listener.Task is null or { IsCompleted: true } && listener.Stream.ConnectionCount == 0;
+            anyDrained |= listener.IsDrained;
         }
-        if (anyDone)
+        if (anyDrained)
         {
             lock (_listenersGate)
             {
-                _retired = _retired.Where(l => !(l.Task is null or { IsCompleted: true } && l.Stream!.ConnectionCount == 0)).ToArray();
+                _retired = _retired.Where(l => !l.IsDrained).ToArray();
             }
         }
     }

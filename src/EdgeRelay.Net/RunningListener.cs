@@ -50,6 +50,12 @@ internal sealed class RunningListener
 
     public static RunningListener ForStream(ListenerOptions options, StreamListener listener) => new(options) { Stream = listener };
 
+    /// <summary>
+    /// A stream listener that stopped accepting and whose last connection has closed. Once its accept loop
+    /// has ended no connection can be added, so an empty listener stays empty.
+    /// </summary>
+    public bool IsDrained => Stream is { ConnectionCount: 0 } && Task is null or { IsCompleted: true };
+
     /// <summary>Whether <paramref name="clientContext"/> (an allocation's) is one of this listener's UDP sockets.</summary>
     public bool OwnsUdpContext(object? clientContext)
     {
