@@ -30,4 +30,19 @@ internal static partial class NetLog
 
     [LoggerMessage(EventId = 213, Level = LogLevel.Debug, Message = "Connection {FiveTuple} closed: {Reason}")]
     public static partial void ConnectionClosed(ILogger logger, string fiveTuple, string reason);
+
+    [LoggerMessage(EventId = 205, Level = LogLevel.Information, Message = "Listener added: {Transport} {Endpoint}")]
+    public static partial void ListenerAdded(ILogger logger, string transport, string endpoint);
+
+    [LoggerMessage(EventId = 206, Level = LogLevel.Information,
+        Message = "Listener removed: udp {Endpoint}; {Allocations} allocations made through it ended with it")]
+    public static partial void UdpListenerRemoved(ILogger logger, string endpoint, int allocations);
+
+    [LoggerMessage(EventId = 207, Level = LogLevel.Information,
+        Message = "Listener removed: {Transport} {Endpoint}; its {Connections} open connections stay until they end")]
+    public static partial void StreamListenerRemoved(ILogger logger, string transport, string endpoint, int connections);
+
+    [LoggerMessage(EventId = 214, Level = LogLevel.Information,
+        Message = "TLS listener {Endpoint} now serves the certificate {Path}: {Subject}, valid until {NotAfter}")]
+    public static partial void CertificateReplaced(ILogger logger, string endpoint, string path, string subject, string notAfter);
 }

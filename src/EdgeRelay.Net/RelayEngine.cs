@@ -17,19 +17,28 @@ namespace EdgeRelay.Net;
 /// (<see cref="SocketBackend.IoUring"/>, else <see cref="SocketBackend.RecvMmsg"/>), or .NET's asynchronous
 /// sockets (<see cref="SocketBackend.Portable"/>);
 /// TCP and TLS through <see cref="StreamListener"/>. Calls into the core are serialised by <see cref="Gate"/>;
-/// sending happens outside it, from buffers the calling loop owns.
+/// sending happens outside it, from buffers the calling loop owns. Listeners, options and stream limits
+/// can change while it runs (<see cref="Reconfigure"/>, in RelayEngine.Reconfigure.cs).
 /// </summary>
-public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
+public sealed partial class RelayEngine : IRelayBinder, IAsyncDisposable
 {
-    private readonly List<UdpListener> _listeners = [];
     private readonly List<BatchLoop> _eventLoops = [];
-    private readonly List<BatchedUdpListener> _batchedListeners = [];
     private readonly int _loopCount;
     private int _nextLoop;
-    private readonly List<StreamListener> _streamListeners = [];
     private readonly List<Task> _backgroundTasks = [];
     private readonly CancellationTokenSource _stopping = new();
-    private readonly StreamLimits _streamLimits;
+
+    /// <summary>Serialises what changes the set of listeners: Start, Reconfigure and DisposeAsync.</summary>
+    private readonly Lock _listenersGate = new();
+
+    // Replaced whole under _listenersGate and read without it (a volatile read of the reference), so that
+    // loops, the tick and the status page never see a list being changed.
+    private volatile RunningListener[] _running = [];
+
+    /// <summary>TCP and TLS listeners taken out by a reconfiguration whose accepted connections are still open.</summary>
+    private volatile RunningListener[] _retired = [];
+    private volatile StreamLimits _streamLimits;
+    private bool _started;
     private long _sendFailures;
     private long _refusedConnections;
     private int _streamConnections;
@@ -81,17 +90,22 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
 
     public SocketBackend Backend { get; }
 
-    /// <summary>The bound endpoints of the UDP listeners, in the order given.</summary>
-    public IReadOnlyList<IPEndPoint> LocalEndPoints => Batched
-        ? _batchedListeners.Where((_, i) => i % _loopCount == 0).Select(l => l.LocalEndPoint).ToList()
-        : _listeners.Select(l => l.LocalEndPoint).ToList();
+    /// <summary>The bound endpoints of the UDP listeners, in the order of the configuration.</summary>
+    public IReadOnlyList<IPEndPoint> LocalEndPoints =>
+        _running.Where(l => l.Protocol == TransportProtocol.Udp).Select(l => l.LocalEndPoint).ToList();
 
-    /// <summary>The bound endpoints of the TCP and TLS listeners, in the order given.</summary>
+    /// <summary>The bound endpoints of the TCP and TLS listeners, in the order of the configuration.</summary>
     public IReadOnlyList<(TransportProtocol Protocol, IPEndPoint EndPoint)> StreamEndPoints =>
-        _streamListeners.Select(l => (l.Protocol, l.LocalEndPoint)).ToList();
+        _running.Where(l => l.Stream is not null).Select(l => (l.Protocol, l.LocalEndPoint)).ToList();
+
+    /// <summary>The listeners as configured (endpoints as written, port 0 included), in the order of the configuration.</summary>
+    public IReadOnlyList<ListenerOptions> Listeners => _running.Select(l => l.Options).ToList();
+
+    /// <summary>The limits that connections accepted from now on get.</summary>
+    public StreamLimits StreamLimits => _streamLimits;
 
     /// <summary>The certificates of the TLS listeners, as they are served now.</summary>
-    public IEnumerable<TlsCertificateSource> Certificates => _streamListeners.Select(l => l.Certificate).OfType<TlsCertificateSource>();
+    public IEnumerable<TlsCertificateSource> Certificates => _running.Select(l => l.Stream?.Certificate).OfType<TlsCertificateSource>();
 
     public long SendFailures => Interlocked.Read(ref _sendFailures);
 
@@ -143,9 +157,12 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
         index == count - 1 ? "the timer tick" : $"event loop {index.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
     public int StreamConnectionCount => Volatile.Read(ref _streamConnections);
 
-    /// <summary>TCP or TLS connections open now on the listeners of <paramref name="protocol"/>.</summary>
+    /// <summary>
+    /// TCP or TLS connections open now on the listeners of <paramref name="protocol"/>, those of listeners
+    /// that a reconfiguration took out included.
+    /// </summary>
     public int StreamConnectionCountOf(TransportProtocol protocol) =>
-        _streamListeners.Where(l => l.Protocol == protocol).Sum(l => l.ConnectionCount);
+        _running.Concat(_retired).Where(l => l.Protocol == protocol && l.Stream is not null).Sum(l => l.Stream!.ConnectionCount);
 
     internal void CountRefusedConnection() => Interlocked.Increment(ref _refusedConnections);
 
@@ -175,13 +192,21 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
     /// </summary>
     public void Start(IEnumerable<ListenerOptions> listeners)
     {
-        foreach (IPAddress? relay in new[] { Server.Options.RelayAddressIPv4, Server.Options.RelayAddressIPv6 })
+        lock (_listenersGate)
         {
-            if (relay is not null)
+            ObjectDisposedException.ThrowIf(_stopping.IsCancellationRequested, this);
+            if (_started)
             {
-                CheckRelayAddress(relay);
+                throw new InvalidOperationException("the engine has started already; use Reconfigure to change its listeners");
             }
+            StartLocked(listeners.ToList());
+            _started = true;
         }
+    }
+
+    private void StartLocked(List<ListenerOptions> listeners)
+    {
+        CheckRelayAddresses(Server.Options);
         if (Backend == SocketBackend.IoUring && _ioUringUnavailable is not null)
         {
             throw new ListenerBindException($"engine.backend \"io_uring\" cannot run here: {_ioUringUnavailable}");
@@ -190,6 +215,7 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
         {
             throw new ListenerBindException("engine.backend \"recvmmsg\" needs Linux");
         }
+        var bound = new List<RunningListener>();
         try
         {
             for (int i = 0; Batched && i < _loopCount; i++)
@@ -198,38 +224,14 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
             }
             foreach (ListenerOptions listener in listeners)
             {
-                if (listener.Protocol == TransportProtocol.Udp && Batched)
-                {
-                    // One socket per loop on the same endpoint (SO_REUSEPORT); the first fixes the port.
-                    IPEndPoint endpoint = listener.Endpoint;
-                    foreach (BatchLoop loop in _eventLoops)
-                    {
-                        var socket = BatchedUdpListener.Bind(endpoint);
-                        _batchedListeners.Add(socket);
-                        loop.Register(socket);
-                        endpoint = socket.LocalEndPoint;
-                    }
-                }
-                else if (listener.Protocol == TransportProtocol.Udp)
-                {
-                    _listeners.Add(new UdpListener(listener.Endpoint, this));
-                }
-                else
-                {
-                    _streamListeners.Add(new StreamListener(listener, this, _streamLimits));
-                }
+                bound.Add(Bind(listener));
             }
             _eventLoops.ForEach(l => l.Start());
         }
         catch
         {
-            _listeners.ForEach(l => l.Dispose());
-            _streamListeners.ForEach(l => l.Dispose());
-            _batchedListeners.ForEach(l => l.Dispose());
+            bound.ForEach(l => l.Close());
             _eventLoops.ForEach(l => l.Dispose());
-            _listeners.Clear();
-            _streamListeners.Clear();
-            _batchedListeners.Clear();
             _eventLoops.Clear();
             throw;
         }
@@ -238,21 +240,100 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
             NetLog.IoUringUnavailable(Logger, _ioUringUnavailable);
         }
         string loops = $" ({_loopCount} {(Backend == SocketBackend.IoUring ? "io_uring" : "recvmmsg")} loops)";
-        foreach (BatchedUdpListener listener in _batchedListeners.Where((_, i) => i % _loopCount == 0))
+        foreach (RunningListener listener in bound)
         {
-            NetLog.Listening(Logger, "udp", listener.LocalEndPoint + loops);
+            NetLog.Listening(Logger, listener.TransportName, listener.LocalEndPoint + (listener.Batched is not null ? loops : ""));
+            Run(listener);
         }
-        foreach (UdpListener listener in _listeners)
+        _running = [.. bound];
+        AddBackgroundTask(Task.Run(TickAsync));
+    }
+
+    /// <summary>
+    /// Binds one listener: for UDP on the batched backends one socket per loop on the same endpoint
+    /// (SO_REUSEPORT; the first fixes the port), registered with its loop. A failure closes what this
+    /// listener had bound and throws <see cref="ListenerBindException"/>.
+    /// </summary>
+    private RunningListener Bind(ListenerOptions listener)
+    {
+        if (listener.Protocol == TransportProtocol.Udp && Batched)
         {
-            NetLog.Listening(Logger, "udp", listener.LocalEndPoint.ToString());
-            _backgroundTasks.Add(Task.Run(() => listener.RunAsync(_stopping.Token)));
+            var sockets = new BatchedUdpListener[_eventLoops.Count];
+            IPEndPoint endpoint = listener.Endpoint;
+            try
+            {
+                for (int i = 0; i < sockets.Length; i++)
+                {
+                    sockets[i] = BatchedUdpListener.Bind(endpoint);
+                    _eventLoops[i].Register(sockets[i]);
+                    endpoint = sockets[i].LocalEndPoint;
+                }
+            }
+            catch
+            {
+                foreach (BatchedUdpListener? socket in sockets)
+                {
+                    socket?.Dispose();
+                }
+                throw;
+            }
+            return RunningListener.ForBatched(listener, sockets);
         }
-        foreach (StreamListener listener in _streamListeners)
+        if (listener.Protocol == TransportProtocol.Udp)
         {
-            NetLog.Listening(Logger, listener.Protocol == TransportProtocol.Tls ? "tls" : "tcp", listener.LocalEndPoint.ToString());
-            _backgroundTasks.Add(Task.Run(() => listener.RunAsync(_stopping.Token)));
+            return RunningListener.ForUdp(listener, new UdpListener(listener.Endpoint, this));
         }
-        _backgroundTasks.Add(Task.Run(TickAsync));
+        TlsCertificateSource? tls = listener.Protocol == TransportProtocol.Tls ? LoadCertificate(listener) : null;
+        return RunningListener.ForStream(listener, new StreamListener(listener, tls, this));
+    }
+
+    /// <summary>The certificate of a TLS listener; one that cannot be loaded throws <see cref="ListenerBindException"/> naming the listener.</summary>
+    private TlsCertificateSource LoadCertificate(ListenerOptions listener)
+    {
+        try
+        {
+            return new TlsCertificateSource(listener.CertificatePath!, listener.PrivateKeyPath!, Logger, Time);
+        }
+        catch (ListenerBindException e)
+        {
+            throw new ListenerBindException($"tls {listener.Endpoint}: {e.Message}", e.InnerException);
+        }
+    }
+
+    /// <summary>Starts the receive or accept loop of a portable UDP or a stream listener; batched sockets are read by their loops.</summary>
+    private void Run(RunningListener listener)
+    {
+        if (listener.Udp is { } udp)
+        {
+            listener.Task = Task.Run(() => udp.RunAsync(_stopping.Token));
+        }
+        else if (listener.Stream is { } stream)
+        {
+            listener.Task = Task.Run(() => stream.RunAsync(_stopping.Token));
+        }
+        if (listener.Task is not null)
+        {
+            AddBackgroundTask(listener.Task);
+        }
+    }
+
+    private void AddBackgroundTask(Task task)
+    {
+        lock (_backgroundTasks)
+        {
+            _backgroundTasks.Add(task);
+        }
+    }
+
+    private static void CheckRelayAddresses(TurnServerOptions options)
+    {
+        foreach (IPAddress? relay in new[] { options.RelayAddressIPv4, options.RelayAddressIPv6 })
+        {
+            if (relay is not null)
+            {
+                CheckRelayAddress(relay);
+            }
+        }
     }
 
     /// <summary>A relay address that is not on this host would make every Allocate fail: say so at start.</summary>
@@ -281,10 +362,11 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
                     Server.Tick();
                 }
                 Interlocked.Increment(ref _ticks);
-                foreach (StreamListener listener in _streamListeners)
+                foreach (RunningListener listener in _running)
                 {
-                    listener.CloseIdleConnections();
+                    listener.Stream?.CloseIdleConnections();
                 }
+                CloseIdleConnectionsOfRetiredListeners();
             }
         }
         catch (OperationCanceledException)
@@ -348,18 +430,20 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
     /// <summary>Stops receiving, ends every allocation (each is logged) and closes every socket.</summary>
     public async ValueTask DisposeAsync()
     {
-        if (_stopping.IsCancellationRequested)
+        RunningListener[] listeners;
+        lock (_listenersGate)
         {
-            return;
+            if (_stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            _stopping.Cancel();
+            listeners = [.. _running, .. _retired];
         }
-        _stopping.Cancel();
-        foreach (UdpListener listener in _listeners)
+        foreach (RunningListener listener in listeners)
         {
-            listener.Dispose();
-        }
-        foreach (StreamListener listener in _streamListeners)
-        {
-            listener.Dispose();
+            listener.Udp?.Dispose();
+            listener.Stream?.Dispose();
         }
         // Loops stop first, so that nothing reads a socket while it closes; their epoll sets live on
         // until the relay sockets have left them.
@@ -368,11 +452,22 @@ public sealed class RelayEngine : IRelayBinder, IAsyncDisposable
         {
             Server.DeleteAllAllocations("relay stopping");
         }
-        _batchedListeners.ForEach(l => l.Dispose());
+        foreach (RunningListener listener in listeners)
+        {
+            foreach (BatchedUdpListener socket in listener.Batched ?? [])
+            {
+                socket.Dispose();
+            }
+        }
         _eventLoops.ForEach(l => l.Dispose());
+        Task[] tasks;
+        lock (_backgroundTasks)
+        {
+            tasks = [.. _backgroundTasks];
+        }
         try
         {
-            await Task.WhenAll(_backgroundTasks).ConfigureAwait(false);
+            await Task.WhenAll(tasks).ConfigureAwait(false);
         }
         catch (Exception e)
         {

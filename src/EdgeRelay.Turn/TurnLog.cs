@@ -31,4 +31,8 @@ internal static partial class TurnLog
 
     [LoggerMessage(EventId = 121, Level = LogLevel.Warning, Message = "Allocation refused for user '{Username}': {Reason}")]
     public static partial void AllocationRefused(ILogger logger, string username, string reason);
+
+    [LoggerMessage(EventId = 130, Level = LogLevel.Information,
+        Message = "Configuration applied: realm '{Realm}', {Users} users, {SharedSecrets} shared secrets, relay ports {First}-{Last} ({PortsInUse} of them held by live allocations); {Allocations} allocations continue")]
+    public static partial void Reconfigured(ILogger logger, string realm, int users, int sharedSecrets, int first, int last, int portsInUse, int allocations);
 }

@@ -35,15 +35,18 @@ public sealed partial class TurnServer
 
     private const string Software = "EdgeRelay";
 
-    private readonly TurnServerOptions _options;
+    // Replaced as a whole by Reconfigure (TurnServer.Reconfigure.cs); everything else lives as long as the server.
+    private TurnServerOptions _options;
+    private TurnCredentials _credentials;
+    private RelayPortPool _ports;
+
     private readonly TurnClock _clock;
     private readonly IRelayBinder _binder;
     private readonly ILogger _logger;
-    private readonly TurnCredentials _credentials;
+    private readonly Random? _random;
     private readonly NonceService _nonces;
     private readonly ResponseCache _responses;
     private readonly int[] _allocationsByProtocol = new int[3];
-    private readonly RelayPortPool _ports;
     private readonly Dictionary<FiveTuple, Allocation> _allocations = new();
     private readonly Dictionary<string, int> _allocationsPerUser = new(StringComparer.Ordinal);
     private readonly Dictionary<ulong, Reservation> _reservations = new();
@@ -56,6 +59,7 @@ public sealed partial class TurnServer
         _clock = new TurnClock(time);
         _binder = binder;
         _logger = logger ?? NullLogger.Instance;
+        _random = random;
         _credentials = new TurnCredentials(options.Realm, options.Users, options.SharedSecrets, options.RestMaxValidity);
         _nonces = new NonceService(_clock, options.NonceLifetime);
         _responses = new ResponseCache(options.ResponseCacheLifetime, options.ResponseCacheCapacity);
@@ -126,6 +130,10 @@ public sealed partial class TurnServer
         int authError = Authenticate(fiveTuple, request, response, out AuthContext auth);
         if (authError > 0)
         {
+            if (request.Method == StunMethod.Refresh)
+            {
+                EndAllocationOfRemovedUser(fiveTuple);
+            }
             return TurnAction.Respond(authError, fiveTuple.Client, clientContext);
         }
 

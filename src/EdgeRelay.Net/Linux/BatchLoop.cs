@@ -150,6 +150,10 @@ internal abstract unsafe class BatchLoop : IDisposable
                 }
                 if (Received[i] is BatchedUdpListener listener)
                 {
+                    if (listener.IsRemoved)
+                    {
+                        continue;
+                    }
                     // A client's datagram: the core's offsets are from the start of the datagram.
                     _bases[i] = (nint)(slot + TurnServer.PeerDataHeadroom);
                     var fiveTuple = new FiveTuple(Sources[i], listener.LocalAddress, TransportProtocol.Udp);

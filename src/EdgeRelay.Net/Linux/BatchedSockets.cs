@@ -60,6 +60,13 @@ internal sealed class BatchedUdpListener : BatchedSocket, IClientSender
     public IPEndPoint LocalEndPoint { get; }
     public TransportAddress LocalAddress { get; }
 
+    /// <summary>
+    /// Set under the engine's lock when a reconfiguration takes the listener out, before the socket leaves
+    /// its loop: a datagram the loop still reads from it is dropped, so no allocation is made through a
+    /// socket about to close. Read under the same lock, so a plain field is enough.
+    /// </summary>
+    public bool IsRemoved { get; set; }
+
     public override void Close() => Socket.Dispose();
 
     public static BatchedUdpListener Bind(IPEndPoint endpoint)

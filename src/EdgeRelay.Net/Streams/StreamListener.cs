@@ -6,29 +6,27 @@ using EdgeRelay.Turn;
 namespace EdgeRelay.Net.Streams;
 
 /// <summary>
-/// A TCP or TLS listener: accepts clients within <see cref="StreamLimits"/> (in total and per IP
-/// address) and runs each as a <see cref="StreamConnection"/>.
+/// A TCP or TLS listener: accepts clients within the engine's current <see cref="StreamLimits"/> (in total
+/// and per IP address) and runs each as a <see cref="StreamConnection"/>. Each connection keeps the limits
+/// it was accepted under; a reconfiguration's new limits apply to the connections accepted after it.
 /// </summary>
 internal sealed class StreamListener : IDisposable
 {
     private readonly Socket _socket;
     private readonly RelayEngine _engine;
-    private readonly StreamLimits _limits;
-    private readonly TlsCertificateSource? _tls;
     private readonly TransportProtocol _protocol;
     private readonly TransportAddress _localAddress;
     private readonly HashSet<StreamConnection> _connections = [];
     private readonly Dictionary<IPAddress, int> _perAddress = [];
+    private volatile TlsCertificateSource? _tls;
+    private volatile bool _stoppedAccepting;
 
-    public StreamListener(ListenerOptions options, RelayEngine engine, StreamLimits limits)
+    /// <param name="tls">The certificate of a TLS listener (see <see cref="RelayEngine"/>, which loads it); null for TCP.</param>
+    public StreamListener(ListenerOptions options, TlsCertificateSource? tls, RelayEngine engine)
     {
         _engine = engine;
-        _limits = limits;
         _protocol = options.Protocol;
-        if (options.Protocol == TransportProtocol.Tls)
-        {
-            _tls = new TlsCertificateSource(options.CertificatePath!, options.PrivateKeyPath!, engine.Logger, engine.Time);
-        }
+        _tls = tls;
         IPEndPoint endpoint = options.Endpoint;
         _socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
@@ -58,7 +56,12 @@ internal sealed class StreamListener : IDisposable
 
     public IPEndPoint LocalEndPoint { get; }
     public TransportProtocol Protocol => _protocol;
-    public TlsCertificateSource? Certificate => _tls;
+    /// <summary>The certificate handed to new connections; a reconfiguration that names other files replaces it.</summary>
+    public TlsCertificateSource? Certificate
+    {
+        get => _tls;
+        set => _tls = value;
+    }
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -73,6 +76,10 @@ internal sealed class StreamListener : IDisposable
             {
                 return;
             }
+            catch (SocketException) when (_stoppedAccepting)
+            {
+                return;
+            }
             catch (SocketException)
             {
                 // Out of descriptors or a connection reset before accept: keep listening.
@@ -81,7 +88,9 @@ internal sealed class StreamListener : IDisposable
             }
             var remote = (IPEndPoint)client.RemoteEndPoint!;
             IPAddress address = remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4() : remote.Address;
-            string? refusal = TryAdmit(address);
+            // Read once per connection: the limits a reconfiguration sets apply from the next accept on.
+            StreamLimits limits = _engine.StreamLimits;
+            string? refusal = TryAdmit(address, limits);
             if (refusal is not null)
             {
                 NetLog.ConnectionRefused(_engine.Logger, remote.ToString(), refusal);
@@ -90,7 +99,7 @@ internal sealed class StreamListener : IDisposable
                 continue;
             }
             var fiveTuple = new FiveTuple(TransportAddress.FromIPEndPoint(remote), _localAddress, _protocol);
-            var connection = new StreamConnection(client, this, _engine, _limits, fiveTuple);
+            var connection = new StreamConnection(client, this, _engine, limits, fiveTuple);
             lock (_connections)
             {
                 _connections.Add(connection);
@@ -99,19 +108,19 @@ internal sealed class StreamListener : IDisposable
         }
     }
 
-    private string? TryAdmit(IPAddress address)
+    private string? TryAdmit(IPAddress address, StreamLimits limits)
     {
         lock (_connections)
         {
             _perAddress.TryGetValue(address, out int count);
-            if (count >= _limits.MaxConnectionsPerAddress)
+            if (count >= limits.MaxConnectionsPerAddress)
             {
                 return $"{count} connections open from {address} (limits.maxConnectionsPerAddress)";
             }
             // The total spans every listener: counted by the engine, without taking another listener's lock.
-            if (!_engine.TryAddStreamConnection(_limits.MaxConnections))
+            if (!_engine.TryAddStreamConnection(limits.MaxConnections))
             {
-                return $"{_limits.MaxConnections} connections open (limits.maxConnections)";
+                return $"{limits.MaxConnections} connections open (limits.maxConnections)";
             }
             _perAddress[address] = count + 1;
             return null;
@@ -176,8 +185,19 @@ internal sealed class StreamListener : IDisposable
         }
     }
 
+    /// <summary>
+    /// Closes the listening socket and ends the accept loop, but leaves the connections already accepted
+    /// open until they end on their own (a reconfiguration took this listener out: no call is dropped).
+    /// </summary>
+    public void StopAccepting()
+    {
+        _stoppedAccepting = true;
+        _socket.Dispose();
+    }
+
     public void Dispose()
     {
+        _stoppedAccepting = true;
         _socket.Dispose();
         List<StreamConnection> open;
         lock (_connections)

@@ -17,6 +17,7 @@ internal sealed class UdpListener : IClientSender, IDisposable
     private readonly Socket _socket;
     private readonly RelayEngine _engine;
     private readonly TransportAddress _localAddress;
+    private volatile bool _removed;
 
     public UdpListener(IPEndPoint endpoint, RelayEngine engine)
     {
@@ -64,6 +65,11 @@ internal sealed class UdpListener : IClientSender, IDisposable
             {
                 return;
             }
+            catch (SocketException) when (_removed)
+            {
+                // The close of a listener taken out by a reconfiguration aborts the pending receive.
+                return;
+            }
             catch (SocketException e)
             {
                 // An ICMP error for an earlier send, reported on the next receive: not the listener's end.
@@ -74,6 +80,12 @@ internal sealed class UdpListener : IClientSender, IDisposable
             TurnAction action;
             lock (_engine.Gate)
             {
+                // Read under the lock that Remove holds: a datagram received just before the close makes
+                // no allocation behind the engine's back once this listener's allocations were ended.
+                if (_removed)
+                {
+                    return;
+                }
                 action = _engine.Server.HandleClientPacket(fiveTuple, this, buffer.AsSpan(0, received), response);
             }
             _engine.Execute(action, buffer, response, scratch);
@@ -82,6 +94,12 @@ internal sealed class UdpListener : IClientSender, IDisposable
 
     public void SendToClient(ReadOnlySpan<byte> data, in TransportAddress client, ScratchAddresses scratch) =>
         scratch.SendTo(_socket, data, client);
+
+    /// <summary>
+    /// Taken out by a reconfiguration: from now on, under the engine's lock, nothing this socket receives
+    /// reaches the core. The caller holds <see cref="RelayEngine.Gate"/>, then disposes the listener.
+    /// </summary>
+    public void MarkRemoved() => _removed = true;
 
     public void Dispose() => _socket.Dispose();
 }

@@ -41,13 +41,24 @@ public sealed class NonceService
 
     private readonly byte[] _key = RandomNumberGenerator.GetBytes(32);
     private readonly TurnClock _clock;
-    private readonly long _lifetimeMs;
+    private long _lifetimeMs;
     private uint _serial;
 
     public NonceService(TurnClock clock, TimeSpan lifetime)
     {
         _clock = clock;
-        _lifetimeMs = (long)lifetime.TotalMilliseconds;
+        Lifetime = lifetime;
+    }
+
+    /// <summary>
+    /// How long the nonces issued from now on stay valid. Settable so that a new configuration keeps this
+    /// service, and with it the key: the nonces already handed out stay valid until their own expiry,
+    /// which each nonce carries.
+    /// </summary>
+    public TimeSpan Lifetime
+    {
+        get => TimeSpan.FromMilliseconds(_lifetimeMs);
+        set => _lifetimeMs = (long)value.TotalMilliseconds;
     }
 
     /// <summary>Writes a fresh nonce for <paramref name="client"/>; returns its length (<see cref="NonceLength"/>).</summary>

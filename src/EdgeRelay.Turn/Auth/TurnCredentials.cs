@@ -38,6 +38,14 @@ public sealed class TurnCredentials
     public string Realm { get; }
     public ReadOnlySpan<byte> RealmBytes => _realm;
 
+    /// <summary>
+    /// Whether <paramref name="username"/> may still authenticate at all: a static user of this
+    /// configuration, or a name of the TURN REST shape while shared secrets exist. Expiry is not looked
+    /// at: a REST credential that ran out is refused as before, not treated as a user removed.
+    /// </summary>
+    public bool MayAuthenticate(string username) =>
+        _users.ContainsKey(username) || (_sharedSecrets.Length > 0 && TryParseRestExpiry(username, out _));
+
     /// <summary>The user name a USERHASH stands for (RFC 8489 §14.4); only static users can be found.</summary>
     public string? FindUsernameByHash(ReadOnlySpan<byte> userhash) =>
         userhash.Length == StunConstants.UserhashLength
@@ -96,10 +104,7 @@ public sealed class TurnCredentials
     /// </summary>
     public AuthFailure CheckRestExpiry(string username, DateTimeOffset now)
     {
-        int separator = username.IndexOf(':', StringComparison.Ordinal);
-        ReadOnlySpan<char> timestamp = separator < 0 ? username : username.AsSpan(0, separator);
-        if (timestamp.IsEmpty || timestamp.Length > 12
-            || !long.TryParse(timestamp, NumberStyles.None, CultureInfo.InvariantCulture, out long expiry))
+        if (!TryParseRestExpiry(username, out long expiry))
         {
             return AuthFailure.MalformedRestUsername;
         }
@@ -113,6 +118,16 @@ public sealed class TurnCredentials
             return AuthFailure.RestCredentialTooFarAhead;
         }
         return AuthFailure.None;
+    }
+
+    /// <summary>The expiry in Unix seconds that a TURN REST user name starts with, if it has that shape.</summary>
+    private static bool TryParseRestExpiry(string username, out long expiry)
+    {
+        int separator = username.IndexOf(':', StringComparison.Ordinal);
+        ReadOnlySpan<char> timestamp = separator < 0 ? username : username.AsSpan(0, separator);
+        expiry = 0;
+        return !timestamp.IsEmpty && timestamp.Length <= 12
+            && long.TryParse(timestamp, NumberStyles.None, CultureInfo.InvariantCulture, out expiry);
     }
 
     private static bool VerifyIntegrity(ReadOnlySpan<byte> message, int offset, bool sha256, byte[] key) =>

@@ -12,13 +12,13 @@ namespace EdgeRelay.Net.Tests.Support;
 /// </summary>
 internal static class AnonymousRelay
 {
-    public static TurnServerOptions Options(int basePort, int ports) => new()
+    public static TurnServerOptions Options(int basePort, int ports, bool allowAnonymous = true) => new()
     {
         Realm = "edgerelay.test",
         RelayAddressIPv4 = IPAddress.Loopback,
         RelayPortMin = basePort + Environment.ProcessId % 40 * ports,
         RelayPortMax = basePort + Environment.ProcessId % 40 * ports + ports - 1,
-        AllowAnonymous = true,
+        AllowAnonymous = allowAnonymous,
         PeerPolicy = new PeerAddressPolicy(allowLoopback: true),
     };
 

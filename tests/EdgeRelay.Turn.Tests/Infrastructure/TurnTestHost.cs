@@ -24,10 +24,11 @@ public sealed class TurnTestHost
         ["bob"] = BobPassword,
     };
 
-    public TurnTestHost(TurnServerOptions? options = null, int randomSeed = 42)
+    /// <param name="log">Where the server logs to; none by default, so that no test pays for formatting it does not read.</param>
+    public TurnTestHost(TurnServerOptions? options = null, int randomSeed = 42, RecordingLogger? log = null)
     {
         Options = options ?? CreateOptions();
-        Server = new TurnServer(Options, Time, Binder, logger: null, random: new Random(randomSeed));
+        Server = new TurnServer(Options, Time, Binder, log, random: new Random(randomSeed));
     }
 
     public ManualTimeProvider Time { get; } = new();
