@@ -20,6 +20,9 @@ public sealed class CloudSectionTests
     private static string Cloud(string more = "") =>
         $$""" "cloud": { "url": "https://config.example.com/boxes/a.jws", "trustedKeys": ["{{Key}}"] {{more}} } """;
 
+    /// <summary>A bootstrap file: <paramref name="top"/> members, then the cloud section with <paramref name="more"/> in it.</summary>
+    private static string WithCloud(string more, string top = "") => "{ " + top + Cloud(more) + " }";
+
     private static string BootstrapError(string json) => Assert.Throws<ConfigurationException>(() => ConfigurationReader.Parse(json)).Message;
 
     private static string DocumentError(string json) =>
@@ -41,10 +44,9 @@ public sealed class CloudSectionTests
     [Fact]
     public void Every_cloud_key_is_read()
     {
-        RelayConfiguration c = ConfigurationReader.Parse($$"""
-            { {{Listener}}, {{Cloud(""", "deviceToken": "0123456789abcdef0123", "pollIntervalSeconds": 30, "timeoutSeconds": 7,
-                "maxBackoffSeconds": 120, "maxDocumentBytes": 65536 """)}} }
-            """);
+        RelayConfiguration c = ConfigurationReader.Parse(WithCloud("""
+            , "deviceToken": "0123456789abcdef0123", "pollIntervalSeconds": 30, "timeoutSeconds": 7, "maxBackoffSeconds": 120, "maxDocumentBytes": 65536
+            """, Listener + ","));
         Assert.Equal("0123456789abcdef0123", c.Cloud!.DeviceToken);
         Assert.Equal(TimeSpan.FromSeconds(30), c.Cloud.PollInterval);
         Assert.Equal(TimeSpan.FromSeconds(7), c.Cloud.Timeout);
@@ -77,7 +79,7 @@ public sealed class CloudSectionTests
     [Fact]
     public void A_short_device_token_is_refused_without_being_echoed()
     {
-        string error = BootstrapError($$"""{ {{Cloud(""", "deviceToken": "short-token" """)}} }""");
+        string error = BootstrapError(WithCloud(""", "deviceToken": "short-token" """));
         Assert.StartsWith("cloud.deviceToken: not valid: expected at least 16 characters", error);
         Assert.DoesNotContain("short-token", error);
     }
@@ -85,11 +87,11 @@ public sealed class CloudSectionTests
     [Fact]
     public void Unknown_cloud_keys_and_bad_numbers_are_named()
     {
-        Assert.Contains("cloud.pollInterval", BootstrapError($$"""{ {{Cloud(""", "pollInterval": 5 """)}} }"""));
+        Assert.Contains("cloud.pollInterval", BootstrapError(WithCloud(""", "pollInterval": 5 """)));
         Assert.StartsWith("cloud.pollIntervalSeconds: 0 is not valid: expected a whole number from 1 to 86400",
-            BootstrapError($$"""{ {{Cloud(""", "pollIntervalSeconds": 0 """)}} }"""));
+            BootstrapError(WithCloud(""", "pollIntervalSeconds": 0 """)));
         Assert.StartsWith("cloud.caCertificate: \"/nonexistent/ca.pem\" is not valid: expected a readable PEM or DER certificate file",
-            BootstrapError($$"""{ {{Cloud(""", "caCertificate": "/nonexistent/ca.pem" """)}} }"""));
+            BootstrapError(WithCloud(""", "caCertificate": "/nonexistent/ca.pem" """)));
     }
 
     [Fact]
@@ -118,9 +120,8 @@ public sealed class CloudSectionTests
     {
         using var next = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         string nextKey = TrustedKey.FromSigningKey(next).ToString();
-        RelayConfiguration bootstrap = ConfigurationReader.Parse($$"""
-            { "stateDirectory": "/var/lib/box", {{Cloud(""", "deviceToken": "0123456789abcdef0123", "pollIntervalSeconds": 60 """)}} }
-            """);
+        RelayConfiguration bootstrap = ConfigurationReader.Parse(WithCloud(""", "deviceToken": "0123456789abcdef0123", "pollIntervalSeconds": 60 """,
+            """ "stateDirectory": "/var/lib/box", """));
         byte[] payload = Encoding.UTF8.GetBytes($$"""
             { "version": 9, {{Listener}}, "auth": { "users": { "alice": "correct horse" } },
               "cloud": { "trustedKeys": ["{{nextKey}}"], "pollIntervalSeconds": 10 } }
