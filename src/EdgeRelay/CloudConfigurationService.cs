@@ -1,5 +1,6 @@
 using System.Net;
 using EdgeRelay.Appliance.Cloud;
+using EdgeRelay.Appliance.Status;
 using EdgeRelay.Configuration;
 using EdgeRelay.Net;
 using Microsoft.Extensions.Hosting;
@@ -37,6 +38,10 @@ internal sealed class CloudConfigurationService(
         _puller = new CloudPuller<RelayConfiguration>(cloud with { PollInterval = _running.Cloud?.PollInterval ?? cloud.PollInterval },
             this, store, start.Initial, appliance.Model, TimeProvider.System, _logger);
         appliance.AttachCloud(() => _puller.Status);
+        // F2: a box that has nothing to relay with (a bootstrap file with no listener) and whose cloud
+        // document is refused has no good configuration at all; with one, it is only degraded (D6).
+        _puller.Polled += status => appliance.Model.Set(StatusReasons.InvalidConfiguration,
+            status.LastOutcome == PollOutcome.Rejected && Volatile.Read(ref _running).Listeners.Count == 0);
         if (cloud.ReportUrl is not null)
         {
             _reporter = new CloudReporter(cloud, Report, _logger);

@@ -86,6 +86,9 @@ public sealed class CloudPuller<T> : IAsyncDisposable
     /// <summary>Raised after a new configuration was applied, with its status.</summary>
     public event Action<CloudStatus>? Applied;
 
+    /// <summary>Raised after every poll, whatever its outcome, once the model has heard it.</summary>
+    public event Action<CloudStatus>? Polled;
+
     /// <summary>Starts polling: the first poll at once, then at the interval.</summary>
     public void Start() => _loop = Task.Run(RunAsync);
 
@@ -413,6 +416,7 @@ public sealed class CloudPuller<T> : IAsyncDisposable
         {
             Applied?.Invoke(current);
         }
+        Polled?.Invoke(current);
     }
 
     /// <summary>An exception's message with its inner ones: "The SSL connection could not be established" alone says too little.</summary>

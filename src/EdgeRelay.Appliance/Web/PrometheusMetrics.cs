@@ -17,10 +17,19 @@ public static class PrometheusMetrics
 {
     public const string ContentType = "text/plain; version=0.0.4; charset=utf-8";
 
-    public static string Write(RelayEngine engine, ApplianceStatus status, long uptimeSeconds, string version)
+    public static string Write(RelayEngine engine, ApplianceStatus status, long uptimeSeconds, string version, ConfigurationDocument? configuration = null)
     {
         var text = new StringBuilder(4096);
         TurnCounters c = engine.Server.Counters;
+        if (configuration?.Version is long configurationVersion)
+        {
+            Metric(text, "edgerelay_configuration_version", "gauge", "The version of the configuration in force.", ("", configurationVersion));
+        }
+        if (configuration?.Cloud?.LastContact is DateTimeOffset contact)
+        {
+            Metric(text, "edgerelay_cloud_last_contact_timestamp_seconds", "gauge",
+                "When the configuration endpoint last answered with a good document or a 304 (Unix seconds).", ("", contact.ToUnixTimeSeconds()));
+        }
 
         Metric(text, "edgerelay_info", "gauge", "Build and engine of this relay.",
             ($"version=\"{Escape(version)}\",backend=\"{engine.Backend.ToConfigName()}\"", 1));

@@ -116,7 +116,8 @@ public sealed class StatusPage : IAsyncDisposable
         app.MapGet("/", () => Results.Text(StatusPageHtml.Page, "text/html; charset=utf-8"));
         app.MapGet("/api/status", () => Results.Json(Document(), StatusJsonContext.Default.StatusDocument));
         app.MapGet("/metrics", () => Results.Text(
-            PrometheusMetrics.Write(_engine, _model.Current, (long)(_time.GetUtcNow() - _startedAt).TotalSeconds, _options.Version),
+            PrometheusMetrics.Write(_engine, _model.Current, (long)(_time.GetUtcNow() - _startedAt).TotalSeconds, Volatile.Read(ref _options).Version,
+                DescribeConfiguration(Volatile.Read(ref _options))),
             PrometheusMetrics.ContentType));
         app.MapPost("/api/identify", (HttpContext context) =>
         {
@@ -138,14 +139,15 @@ public sealed class StatusPage : IAsyncDisposable
     /// <summary>401 without a valid bearer token, 403 when no token is configured (actions are off).</summary>
     private IResult? Authorize(HttpContext context)
     {
-        if (_options.AdminToken is null)
+        // One read: a configuration applied meanwhile replaces the options whole.
+        if (Volatile.Read(ref _options).AdminToken is not { } token)
         {
             return Results.Problem("actions are disabled: set status.adminToken in the configuration", statusCode: StatusCodes.Status403Forbidden);
         }
         string header = context.Request.Headers.Authorization.ToString();
         const string Bearer = "Bearer ";
         if (!header.StartsWith(Bearer, StringComparison.Ordinal)
-            || !CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(header[Bearer.Length..]), Encoding.UTF8.GetBytes(_options.AdminToken)))
+            || !CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(header[Bearer.Length..]), Encoding.UTF8.GetBytes(token)))
         {
             context.Response.Headers.WWWAuthenticate = "Bearer";
             return Results.StatusCode(StatusCodes.Status401Unauthorized);
@@ -162,7 +164,7 @@ public sealed class StatusPage : IAsyncDisposable
         string name = host.Host.Trim('[', ']');
         return IPAddress.TryParse(name, out _)
             || name.Equals("localhost", StringComparison.OrdinalIgnoreCase)
-            || _options.HostNames.Any(allowed => allowed.Equals(name, StringComparison.OrdinalIgnoreCase));
+            || Volatile.Read(ref _options).HostNames.Any(allowed => allowed.Equals(name, StringComparison.OrdinalIgnoreCase));
     }
 
     /// <summary>The document of /api/status; the LED mirror shows what the LEDs show (identify included), if told.</summary>

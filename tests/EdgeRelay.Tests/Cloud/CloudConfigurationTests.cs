@@ -177,6 +177,10 @@ public sealed class CloudConfigurationTests : IAsyncLifetime, IDisposable
         await Task.Delay(1500);
         Assert.Equal(1, CountOf(relay.Output, "configuration version 2 from"));
         Assert.Equal(2, VersionOf(await StatusAsync()));
+        using var http = new HttpClient();
+        string metrics = await http.GetStringAsync($"http://127.0.0.1:{_statusPort}/metrics");
+        Assert.Contains("\nedgerelay_configuration_version 2\n", metrics);
+        Assert.Contains("\nedgerelay_cloud_last_contact_timestamp_seconds ", metrics);
     }
 
     [Fact]
