@@ -30,4 +30,18 @@ public static class CloudHttp
         }
         return handler;
     }
+
+    /// <summary>An exception's message with its inner ones: "The SSL connection could not be established" alone says too little.</summary>
+    public static string Describe(Exception e)
+    {
+        var parts = new List<string>();
+        for (Exception? current = e; current is not null; current = current.InnerException)
+        {
+            if (!parts.Contains(current.Message))
+            {
+                parts.Add(current.Message);
+            }
+        }
+        return string.Join(": ", parts);
+    }
 }

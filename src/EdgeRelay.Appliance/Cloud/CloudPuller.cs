@@ -228,7 +228,7 @@ public sealed class CloudPuller<T> : IAsyncDisposable
         }
         catch (Exception e) when (e is HttpRequestException or IOException)
         {
-            return new PollResult(PollOutcome.Unreachable, Describe(e));
+            return new PollResult(PollOutcome.Unreachable, CloudHttp.Describe(e));
         }
         finally
         {
@@ -417,20 +417,6 @@ public sealed class CloudPuller<T> : IAsyncDisposable
             Applied?.Invoke(current);
         }
         Polled?.Invoke(current);
-    }
-
-    /// <summary>An exception's message with its inner ones: "The SSL connection could not be established" alone says too little.</summary>
-    private static string Describe(Exception e)
-    {
-        var parts = new List<string>();
-        for (Exception? current = e; current is not null; current = current.InnerException)
-        {
-            if (!parts.Contains(current.Message))
-            {
-                parts.Add(current.Message);
-            }
-        }
-        return string.Join(": ", parts);
     }
 
     public async ValueTask DisposeAsync()

@@ -106,7 +106,7 @@ public sealed class CloudReporter : IAsyncDisposable
         }
         catch (HttpRequestException e)
         {
-            problem = e.InnerException is null ? e.Message : $"{e.Message}: {e.InnerException.Message}";
+            problem = CloudHttp.Describe(e);
         }
         if (problem is not null && problem != _lastProblem)
         {
