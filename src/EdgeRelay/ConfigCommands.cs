@@ -109,17 +109,9 @@ internal static class ConfigCommands
             return ExitCodes.Failure;
         }
         using var key = ECDsa.Create();
-        try
+        if (SigningKeyProblem(keyText, key) is string problem)
         {
-            key.ImportFromPem(keyText);
-            if (key.ExportParameters(false).Curve.Oid.Value != ECCurve.NamedCurves.nistP256.Oid.Value)
-            {
-                throw new CryptographicException("not a P-256 key");
-            }
-        }
-        catch (Exception e) when (e is ArgumentException or CryptographicException)
-        {
-            stderr.WriteLine($"edgerelay config sign: {options["--key"][^1]} is not an ECDSA P-256 private key in PEM (make one with `edgerelay keygen`): {e.Message}");
+            stderr.WriteLine($"edgerelay config sign: {options["--key"][^1]} is not an ECDSA P-256 private key in PEM: {problem} (make one with `edgerelay keygen`)");
             return ExitCodes.Failure;
         }
         RelayConfiguration document;
@@ -255,6 +247,38 @@ internal static class ConfigCommands
             stderr.WriteLine($"edgerelay config validate: {path}: {e.Message}");
             return ExitCodes.Configuration;
         }
+    }
+
+    /// <summary>
+    /// Imports the signing key; null when it is one, else what the file holds instead. The exception messages are
+    /// not shown: the trimmed binary has resource keys in their place, and they would not say what to do.
+    /// </summary>
+    private static string? SigningKeyProblem(string keyText, ECDsa key)
+    {
+        try
+        {
+            key.ImportFromPem(keyText);
+        }
+        catch (ArgumentException)
+        {
+            return PemEncoding.TryFind(keyText, out PemFields fields) ? $"it holds a \"{keyText[fields.Label]}\" PEM block" : "it holds no PEM block";
+        }
+        catch (CryptographicException)
+        {
+            return "it holds a key that is not an ECDSA key (an RSA key?), or a damaged one";
+        }
+        ECParameters parameters;
+        try
+        {
+            parameters = key.ExportParameters(includePrivateParameters: true);
+        }
+        catch (CryptographicException)
+        {
+            // A public key imports fine, and signing with it would fail later with an unhandled exception.
+            return "it holds a public key; signing needs the private key file that keygen wrote";
+        }
+        CryptographicOperations.ZeroMemory(parameters.D);
+        return parameters.Curve.Oid.Value == ECCurve.NamedCurves.nistP256.Oid.Value ? null : "its curve is not P-256, which ES256 needs";
     }
 
     private static string Describe(RelayConfiguration c) =>
