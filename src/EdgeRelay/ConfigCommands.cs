@@ -60,14 +60,14 @@ internal static class ConfigCommands
             using var stream = new FileStream(path, file);
             stream.Write(Encoding.ASCII.GetBytes(key.ExportPkcs8PrivateKeyPem() + "\n"));
         }
-        catch (IOException e) when (File.Exists(path))
+        catch (IOException) when (File.Exists(path))
         {
-            stderr.WriteLine($"edgerelay keygen: {path} exists already: it is never overwritten (a lost signing key locks the boxes out): {e.Message}");
+            stderr.WriteLine($"edgerelay keygen: {path} exists already: it is never overwritten (a lost signing key locks the boxes out)");
             return ExitCodes.Failure;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            stderr.WriteLine($"edgerelay keygen: cannot write {path}: {e.Message}");
+            stderr.WriteLine($"edgerelay keygen: cannot write {path}: {Reason(e)}");
             return ExitCodes.Failure;
         }
         TrustedKey publicKey = TrustedKey.FromSigningKey(key);
@@ -135,7 +135,7 @@ internal static class ConfigCommands
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                stderr.WriteLine($"edgerelay config sign: cannot write {outPath[^1]}: {e.Message}");
+                stderr.WriteLine($"edgerelay config sign: cannot write {outPath[^1]}: {Reason(e)}");
                 return ExitCodes.Failure;
             }
             stderr.WriteLine($"Signed version {document.Version} of {documentPath} with key {keyId}: {outPath[^1]}");
@@ -171,9 +171,14 @@ internal static class ConfigCommands
         }
         foreach (string path in options.GetValueOrDefault("--bootstrap") ?? [])
         {
+            // A file that cannot be read is exit 1, as everywhere else, not a configuration error.
+            if (!TryRead(path, "config verify", stderr, out string? bootstrapText))
+            {
+                return ExitCodes.Failure;
+            }
             try
             {
-                bootstrap = ConfigurationReader.ReadFile(path);
+                bootstrap = ConfigurationReader.Parse(bootstrapText);
             }
             catch (ConfigurationException e)
             {
@@ -285,6 +290,15 @@ internal static class ConfigCommands
         $"{c.Listeners.Count} listener(s), {c.Auth.Users.Count} user(s), {c.Auth.SharedSecrets.Count} shared secret(s)"
         + (c.Cloud is null ? "" : $", cloud {c.Cloud.Url} with {c.Cloud.TrustedKeys.Count} trusted key(s)");
 
+    /// <summary>Why a file could not be read or written, in words: in the trimmed binary, exception messages are resource keys.</summary>
+    private static string Reason(Exception e) => e switch
+    {
+        FileNotFoundException => "no such file",
+        DirectoryNotFoundException => "no such directory",
+        UnauthorizedAccessException => "permission denied, or it is a directory",
+        _ => e.Message,
+    };
+
     private static string Shorten(string text) => text.Length > 24 ? text[..24] + "…" : text;
 
     private static bool TryRead(string path, string command, TextWriter stderr, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? text)
@@ -296,7 +310,7 @@ internal static class ConfigCommands
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            stderr.WriteLine($"edgerelay {command}: cannot read {path}: {e.Message}");
+            stderr.WriteLine($"edgerelay {command}: cannot read {path}: {Reason(e)}");
             text = null;
             return false;
         }
