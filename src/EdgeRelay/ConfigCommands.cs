@@ -92,7 +92,8 @@ internal static class ConfigCommands
             "sign" => Sign(args, stdout, stderr),
             "verify" => Verify(args, stdout, stderr),
             "validate" => Validate(args, stdout, stderr),
-            _ => UsageError(stderr, "config", $"unknown command \"{args[1]}\"", ConfigUsage),
+            _ => UsageError(stderr, "config", args[1].StartsWith('-')
+                ? $"unknown option \"{args[1]}\"" : $"unknown command \"{args[1]}\" (expected sign, verify or validate)", ConfigUsage),
         };
     }
 
@@ -159,13 +160,22 @@ internal static class ConfigCommands
         RelayConfiguration? bootstrap = null;
         foreach (string keyText in options.GetValueOrDefault("--trusted-key") ?? [])
         {
+            bool isFile = File.Exists(keyText);
             try
             {
-                keys.Add(TrustedKey.Parse(File.Exists(keyText) ? File.ReadAllText(keyText) : keyText));
+                keys.Add(TrustedKey.Parse(isFile ? File.ReadAllText(keyText) : keyText));
             }
-            catch (Exception e) when (e is FormatException or IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                stderr.WriteLine($"edgerelay config verify: --trusted-key {Shorten(keyText)}: {e.Message}");
+                stderr.WriteLine($"edgerelay config verify: --trusted-key {keyText}: cannot read it: {Reason(e)}");
+                return ExitCodes.Failure;
+            }
+            catch (FormatException e)
+            {
+                // A file name is shown whole; key text is shortened (it may be a private key pasted by mistake).
+                // Base64 has no dot: with one, a file was meant.
+                string what = isFile ? keyText : keyText.Contains('.', StringComparison.Ordinal) ? $"{keyText}: no such file, and not a public key either" : Shorten(keyText);
+                stderr.WriteLine($"edgerelay config verify: --trusted-key {what}: {e.Message}");
                 return ExitCodes.Usage;
             }
         }
