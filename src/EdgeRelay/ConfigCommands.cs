@@ -60,14 +60,14 @@ internal static class ConfigCommands
             using var stream = new FileStream(path, file);
             stream.Write(Encoding.ASCII.GetBytes(key.ExportPkcs8PrivateKeyPem() + "\n"));
         }
-        catch (IOException e) when (File.Exists(path))
+        catch (IOException) when (File.Exists(path))
         {
-            stderr.WriteLine($"edgerelay keygen: {path} exists already: it is never overwritten (a lost signing key locks the boxes out): {e.Message}");
+            stderr.WriteLine($"edgerelay keygen: {path} exists already: it is never overwritten (a lost signing key locks the boxes out)");
             return ExitCodes.Failure;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            stderr.WriteLine($"edgerelay keygen: cannot write {path}: {e.Message}");
+            stderr.WriteLine($"edgerelay keygen: cannot write {path}: {Reason(e)}");
             return ExitCodes.Failure;
         }
         TrustedKey publicKey = TrustedKey.FromSigningKey(key);
@@ -92,7 +92,8 @@ internal static class ConfigCommands
             "sign" => Sign(args, stdout, stderr),
             "verify" => Verify(args, stdout, stderr),
             "validate" => Validate(args, stdout, stderr),
-            _ => UsageError(stderr, "config", $"unknown command \"{args[1]}\"", ConfigUsage),
+            _ => UsageError(stderr, "config", args[1].StartsWith('-')
+                ? $"unknown option \"{args[1]}\"" : $"unknown command \"{args[1]}\" (expected sign, verify or validate)", ConfigUsage),
         };
     }
 
@@ -109,17 +110,9 @@ internal static class ConfigCommands
             return ExitCodes.Failure;
         }
         using var key = ECDsa.Create();
-        try
+        if (SigningKeyProblem(keyText, key) is string problem)
         {
-            key.ImportFromPem(keyText);
-            if (key.ExportParameters(false).Curve.Oid.Value != ECCurve.NamedCurves.nistP256.Oid.Value)
-            {
-                throw new CryptographicException("not a P-256 key");
-            }
-        }
-        catch (Exception e) when (e is ArgumentException or CryptographicException)
-        {
-            stderr.WriteLine($"edgerelay config sign: {options["--key"][^1]} is not an ECDSA P-256 private key in PEM (make one with `edgerelay keygen`): {e.Message}");
+            stderr.WriteLine($"edgerelay config sign: {options["--key"][^1]} is not an ECDSA P-256 private key in PEM: {problem} (make one with `edgerelay keygen`)");
             return ExitCodes.Failure;
         }
         RelayConfiguration document;
@@ -143,7 +136,7 @@ internal static class ConfigCommands
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                stderr.WriteLine($"edgerelay config sign: cannot write {outPath[^1]}: {e.Message}");
+                stderr.WriteLine($"edgerelay config sign: cannot write {outPath[^1]}: {Reason(e)}");
                 return ExitCodes.Failure;
             }
             stderr.WriteLine($"Signed version {document.Version} of {documentPath} with key {keyId}: {outPath[^1]}");
@@ -167,21 +160,35 @@ internal static class ConfigCommands
         RelayConfiguration? bootstrap = null;
         foreach (string keyText in options.GetValueOrDefault("--trusted-key") ?? [])
         {
+            bool isFile = File.Exists(keyText);
             try
             {
-                keys.Add(TrustedKey.Parse(File.Exists(keyText) ? File.ReadAllText(keyText) : keyText));
+                keys.Add(TrustedKey.Parse(isFile ? File.ReadAllText(keyText) : keyText));
             }
-            catch (Exception e) when (e is FormatException or IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                stderr.WriteLine($"edgerelay config verify: --trusted-key {Shorten(keyText)}: {e.Message}");
+                stderr.WriteLine($"edgerelay config verify: --trusted-key {keyText}: cannot read it: {Reason(e)}");
+                return ExitCodes.Failure;
+            }
+            catch (FormatException e)
+            {
+                // A file name is shown whole; key text is shortened (it may be a private key pasted by mistake).
+                // Base64 has no dot: with one, a file was meant.
+                string what = isFile ? keyText : keyText.Contains('.', StringComparison.Ordinal) ? $"{keyText}: no such file, and not a public key either" : Shorten(keyText);
+                stderr.WriteLine($"edgerelay config verify: --trusted-key {what}: {e.Message}");
                 return ExitCodes.Usage;
             }
         }
         foreach (string path in options.GetValueOrDefault("--bootstrap") ?? [])
         {
+            // A file that cannot be read is exit 1, as everywhere else, not a configuration error.
+            if (!TryRead(path, "config verify", stderr, out string? bootstrapText))
+            {
+                return ExitCodes.Failure;
+            }
             try
             {
-                bootstrap = ConfigurationReader.ReadFile(path);
+                bootstrap = ConfigurationReader.Parse(bootstrapText);
             }
             catch (ConfigurationException e)
             {
@@ -257,9 +264,50 @@ internal static class ConfigCommands
         }
     }
 
+    /// <summary>
+    /// Imports the signing key; null when it is one, else what the file holds instead. The exception messages are
+    /// not shown: the trimmed binary has resource keys in their place, and they would not say what to do.
+    /// </summary>
+    private static string? SigningKeyProblem(string keyText, ECDsa key)
+    {
+        try
+        {
+            key.ImportFromPem(keyText);
+        }
+        catch (ArgumentException)
+        {
+            return PemEncoding.TryFind(keyText, out PemFields fields) ? $"it holds a \"{keyText[fields.Label]}\" PEM block" : "it holds no PEM block";
+        }
+        catch (CryptographicException)
+        {
+            return "it holds a key that is not an ECDSA key (an RSA key?), or a damaged one";
+        }
+        ECParameters parameters;
+        try
+        {
+            parameters = key.ExportParameters(includePrivateParameters: true);
+        }
+        catch (CryptographicException)
+        {
+            // A public key imports fine, and signing with it would fail later with an unhandled exception.
+            return "it holds a public key; signing needs the private key file that keygen wrote";
+        }
+        CryptographicOperations.ZeroMemory(parameters.D);
+        return parameters.Curve.Oid.Value == ECCurve.NamedCurves.nistP256.Oid.Value ? null : "its curve is not P-256, which ES256 needs";
+    }
+
     private static string Describe(RelayConfiguration c) =>
         $"{c.Listeners.Count} listener(s), {c.Auth.Users.Count} user(s), {c.Auth.SharedSecrets.Count} shared secret(s)"
         + (c.Cloud is null ? "" : $", cloud {c.Cloud.Url} with {c.Cloud.TrustedKeys.Count} trusted key(s)");
+
+    /// <summary>Why a file could not be read or written, in words: in the trimmed binary, exception messages are resource keys.</summary>
+    private static string Reason(Exception e) => e switch
+    {
+        FileNotFoundException => "no such file",
+        DirectoryNotFoundException => "no such directory",
+        UnauthorizedAccessException => "permission denied, or it is a directory",
+        _ => e.Message,
+    };
 
     private static string Shorten(string text) => text.Length > 24 ? text[..24] + "…" : text;
 
@@ -272,7 +320,7 @@ internal static class ConfigCommands
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            stderr.WriteLine($"edgerelay {command}: cannot read {path}: {e.Message}");
+            stderr.WriteLine($"edgerelay {command}: cannot read {path}: {Reason(e)}");
             text = null;
             return false;
         }
