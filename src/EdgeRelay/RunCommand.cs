@@ -170,7 +170,7 @@ internal static class RunCommand
         catch (ConfigurationException e)
         {
             // A binary update may have tightened a rule: the stored document is no longer valid.
-            storeProblem = $"the stored configuration version {document.Version} is not valid: {e.Message}";
+            storeProblem = $"the stored configuration is not valid: {e.Message}";
             return fromBootstrap;
         }
     }

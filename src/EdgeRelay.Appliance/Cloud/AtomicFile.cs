@@ -31,7 +31,14 @@ public static partial class AtomicFile
         }
         catch
         {
-            File.Delete(temporary);
+            try
+            {
+                File.Delete(temporary);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // What went wrong first is the news; a leftover is removed at the next load.
+            }
             throw;
         }
         SyncDirectory(directory);

@@ -31,6 +31,9 @@ internal static partial class CloudLog
         Message = "trusted keys rotated by configuration version {Version}: now {KeyIds}")]
     public static partial void KeysRotated(ILogger logger, long version, string keyIds);
 
+    [LoggerMessage(EventId = 9, Level = LogLevel.Error, Message = "a configuration poll failed unexpectedly; polling goes on")]
+    public static partial void PollFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(EventId = 8, Level = LogLevel.Warning, Message = "report to {Url} failed: {Problem}")]
     public static partial void ReportFailed(ILogger logger, string url, string problem);
 }

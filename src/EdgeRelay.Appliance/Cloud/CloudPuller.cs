@@ -98,7 +98,17 @@ public sealed class CloudPuller<T> : IAsyncDisposable
         {
             while (!_stopping.IsCancellationRequested)
             {
-                PollOutcome outcome = await PollNowAsync(_stopping.Token).ConfigureAwait(false);
+                PollOutcome outcome;
+                try
+                {
+                    outcome = await PollNowAsync(_stopping.Token).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // A bug must not end polling for good: the box would never hear of a fix. Say it, go on.
+                    CloudLog.PollFailed(_logger, e);
+                    outcome = PollOutcome.Unreachable;
+                }
                 await Task.Delay(NextDelay(outcome), _time, _stopping.Token).ConfigureAwait(false);
             }
         }

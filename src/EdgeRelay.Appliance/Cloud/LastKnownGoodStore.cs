@@ -46,11 +46,15 @@ public sealed class LastKnownGoodStore(string stateDirectory)
         byte[] bytes;
         try
         {
+            if (Directory.Exists(stateDirectory))
+            {
+                // A writer killed before its rename leaves a temporary file, even before the first save.
+                AtomicFile.RemoveLeftovers(Path);
+            }
             if (!File.Exists(Path))
             {
                 return new StoreLoadResult(null, [], null);
             }
-            AtomicFile.RemoveLeftovers(Path);
             bytes = File.ReadAllBytes(Path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -67,9 +71,13 @@ public sealed class LastKnownGoodStore(string stateDirectory)
         {
             return Problem($"{Path} is damaged: {e.Message}");
         }
-        if (record is null || record.Format != 1 || record.Document is null || record.VerifiedWith is null)
+        if (record is null || record.Document is null || record.VerifiedWith is null || record.VerifiedWith.Any(k => k is null))
         {
             return Problem($"{Path} is damaged: fields are missing");
+        }
+        if (record.Format != 1)
+        {
+            return Problem($"{Path} has format {record.Format}, which this version does not know (it knows 1)");
         }
         var keys = new List<TrustedKey>();
         foreach (string key in record.VerifiedWith)

@@ -124,8 +124,10 @@ public static class SignedDocument
             }
             return keyId is null ? SignatureCheck.Malformed : SignatureCheck.None;
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: a string that is not text (invalid UTF-8, a lone surrogate escape).
+            keyId = null;
             return SignatureCheck.Malformed;
         }
     }

@@ -64,10 +64,6 @@ public static class ConfigurationReader
         }
         using (document)
         {
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
-            {
-                throw new ConfigurationException($"expected a JSON object at the top, found {JsonSection.Show(document.RootElement)}");
-            }
             return Read(document.RootElement, origin, out overrides);
         }
     }

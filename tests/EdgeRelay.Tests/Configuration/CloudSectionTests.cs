@@ -149,7 +149,7 @@ public sealed class CloudSectionTests
         RelayConfiguration bootstrap = ConfigurationReader.Parse($$"""{ {{Cloud()}} }""");
         Assert.Equal("the document is not UTF-8 text",
             Assert.Throws<ConfigurationException>(() => CloudConfiguration.FromPayload(bootstrap, [0x7b, 0xff, 0xfe, 0x7d], out _)).Message);
-        Assert.StartsWith("expected a JSON object at the top",
+        Assert.StartsWith("configuration: expected an object",
             Assert.Throws<ConfigurationException>(() => CloudConfiguration.FromPayload(bootstrap, "[1]"u8.ToArray(), out _)).Message);
     }
 }
