@@ -216,6 +216,20 @@ public readonly ref struct StunMessageReader
             && StunAddressCodec.TryDecodeXor(value, TransactionIdBytes, out address);
     }
 
+    /// <summary>CHANGE-REQUEST (RFC 5780 §7.2); false when absent or malformed.</summary>
+    public bool TryGetChangeRequest(out ChangeRequestFlags flags)
+    {
+        flags = ChangeRequestFlags.None;
+        return TryGetAttribute(StunAttributeType.ChangeRequest, out ReadOnlySpan<byte> value) && ChangeRequest.TryDecode(value, out flags);
+    }
+
+    /// <summary>RESPONSE-PORT (RFC 5780 §7.5); false when absent or malformed.</summary>
+    public bool TryGetResponsePort(out ushort port)
+    {
+        port = 0;
+        return TryGetAttribute(StunAttributeType.ResponsePort, out ReadOnlySpan<byte> value) && ResponsePort.TryDecode(value, out port);
+    }
+
     public bool TryGetErrorCode(out int code, out ReadOnlySpan<byte> reason)
     {
         code = 0;
@@ -228,13 +242,20 @@ public readonly ref struct StunMessageReader
     /// The first comprehension-required attribute type that this server does not understand, for a
     /// 420 answer (RFC 8489 §7.3.1). Writes up to <paramref name="unknown"/>.Length of them.
     /// </summary>
-    public int CollectUnknownComprehensionRequired(Span<ushort> unknown)
+    public int CollectUnknownComprehensionRequired(Span<ushort> unknown) => CollectUnknownComprehensionRequired(unknown, natBehaviorDiscovery: false);
+
+    /// <summary>
+    /// As <see cref="CollectUnknownComprehensionRequired(Span{ushort})"/>; with <paramref name="natBehaviorDiscovery"/>
+    /// CHANGE-REQUEST, PADDING and RESPONSE-PORT (RFC 5780 §7) count as understood.
+    /// </summary>
+    public int CollectUnknownComprehensionRequired(Span<ushort> unknown, bool natBehaviorDiscovery)
     {
         int count = 0;
         foreach (StunAttribute attribute in this)
         {
             if (StunAttributeTypes.IsComprehensionRequired(attribute.Type)
                 && !StunAttributeTypes.IsKnownComprehensionRequired(attribute.Type)
+                && !(natBehaviorDiscovery && StunAttributeTypes.IsNatBehaviorDiscovery(attribute.Type))
                 && count < unknown.Length && !unknown[..count].Contains(attribute.Type))
             {
                 unknown[count++] = attribute.Type;

@@ -86,6 +86,25 @@ public ref struct StunMessageWriter
         }
     }
 
+    /// <summary>CHANGE-REQUEST, RFC 5780 §7.2.</summary>
+    public void AddChangeRequest(ChangeRequestFlags flags) => ChangeRequest.Encode(AddAttribute(StunAttributeType.ChangeRequest, ChangeRequest.ValueLength), flags);
+
+    /// <summary>RESPONSE-PORT, RFC 5780 §7.5.</summary>
+    public void AddResponsePort(ushort port) => ResponsePort.Encode(AddAttribute(StunAttributeType.ResponsePort, ResponsePort.ValueLength), port);
+
+    /// <summary>
+    /// PADDING, RFC 5780 §7.6, of <paramref name="length"/> bytes (a multiple of 4, so the attribute needs no
+    /// padding of its own). The value "does not matter"; it is zeros.
+    /// </summary>
+    public void AddPadding(int length)
+    {
+        if (length < 0 || (length & 3) != 0)
+        {
+            ThrowBufferTooSmall();
+        }
+        AddAttribute(StunAttributeType.Padding, length).Clear();
+    }
+
     /// <summary>MESSAGE-INTEGRITY, RFC 8489 §14.5: HMAC-SHA1 over everything before it.</summary>
     public void AddMessageIntegrity(scoped ReadOnlySpan<byte> key)
     {

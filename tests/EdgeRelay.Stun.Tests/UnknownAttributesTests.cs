@@ -66,7 +66,9 @@ public class UnknownAttributesTests
             Assert.Equal((ushort)type < 0x8000, StunAttributeTypes.IsComprehensionRequired((ushort)type));
             if ((ushort)type < 0x8000)
             {
-                Assert.True(StunAttributeTypes.IsKnownComprehensionRequired((ushort)type), type.ToString());
+                // RFC 5780's three are understood only where NAT behaviour discovery is served (RFC 5780 §6).
+                Assert.True(StunAttributeTypes.IsKnownComprehensionRequired((ushort)type) != StunAttributeTypes.IsNatBehaviorDiscovery((ushort)type),
+                    type.ToString());
             }
         }
         Assert.False(StunAttributeTypes.IsKnownComprehensionRequired(0x0024));
