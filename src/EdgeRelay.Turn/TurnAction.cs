@@ -23,8 +23,9 @@ public enum TurnActionKind : byte
 public readonly struct TurnAction
 {
     private TurnAction(TurnActionKind kind, bool inResponseBuffer, int offset, int length, TransportAddress destination,
-        Allocation? allocation, IRelayEndpoint? relay, object? clientContext)
+        Allocation? allocation, IRelayEndpoint? relay, object? clientContext, ResponseSource source = ResponseSource.Received)
     {
+        Source = source;
         Relay = relay;
         Kind = kind;
         InResponseBuffer = inResponseBuffer;
@@ -52,10 +53,20 @@ public readonly struct TurnAction
     /// <summary>The socket layer's own handle for the client's connection or listener, passed through untouched.</summary>
     public object? ClientContext { get; }
 
+    /// <summary>
+    /// For <see cref="TurnActionKind.SendToClient"/>: which local endpoint sends, relative to the one the packet came
+    /// in on (<see cref="ClientContext"/>). Only a Binding response with RFC 5780's CHANGE-REQUEST names another.
+    /// </summary>
+    public ResponseSource Source { get; }
+
     public static TurnAction None => default;
 
     public static TurnAction Respond(int length, in TransportAddress client, object? clientContext) =>
         new(TurnActionKind.SendToClient, inResponseBuffer: true, 0, length, client, null, null, clientContext);
+
+    /// <summary>A response sent from another of the server's endpoints, for RFC 5780 §7.2's CHANGE-REQUEST.</summary>
+    public static TurnAction RespondFrom(ResponseSource source, int length, in TransportAddress client, object? clientContext) =>
+        new(TurnActionKind.SendToClient, inResponseBuffer: true, 0, length, client, null, null, clientContext, source);
 
     public static TurnAction ToClient(int offset, int length, in TransportAddress client, object? clientContext) =>
         new(TurnActionKind.SendToClient, inResponseBuffer: false, offset, length, client, null, null, clientContext);

@@ -25,6 +25,8 @@ public sealed partial class TurnServer
     /// Refresh, which ends it (see <see cref="EndAllocationOfRemovedUser"/>), or until it expires.
     /// Its CreatePermission and ChannelBind requests fail authentication (401) like any request of an
     /// unknown user, so its permissions and channels are not refreshed and age out.</item>
+    /// <item>NAT behaviour discovery (<see cref="TurnServerOptions.NatBehaviorDiscovery"/>) stays as the server
+    /// was made: the sockets behind it are bound once, at start.</item>
     /// </list>
     /// Everything that can fail (a bad port range) is built before anything changes, so an exception leaves
     /// the server as it was.

@@ -40,6 +40,8 @@ public sealed partial class TurnServer
     private TurnCredentials _credentials;
     private RelayPortPool _ports;
 
+    /// <summary>RFC 5780 on UDP, or null; fixed for the server's life because the sockets behind it are.</summary>
+    private readonly NatBehaviorDiscoveryOptions? _natDiscovery;
     private readonly TurnClock _clock;
     private readonly IRelayBinder _binder;
     private readonly ILogger _logger;
@@ -56,6 +58,7 @@ public sealed partial class TurnServer
     public TurnServer(TurnServerOptions options, TimeProvider time, IRelayBinder binder, ILogger? logger = null, Random? random = null)
     {
         _options = options;
+        _natDiscovery = options.NatBehaviorDiscovery;
         _clock = new TurnClock(time);
         _binder = binder;
         _logger = logger ?? NullLogger.Instance;
@@ -111,6 +114,17 @@ public sealed partial class TurnServer
 
     private TurnAction HandleRequest(in FiveTuple fiveTuple, object? clientContext, in StunMessageReader request, Span<byte> response)
     {
+        if (_natDiscovery is not null && fiveTuple.Protocol == TransportProtocol.Udp && _natDiscovery.TryGetRole(fiveTuple.Server, out int role))
+        {
+            if (request.Method == StunMethod.Binding)
+            {
+                return HandleNatBehaviorDiscoveryBinding(fiveTuple, clientContext, role, request, response);
+            }
+            if (role != 0)
+            {
+                return TurnAction.Respond(WriteError(response, request, StunErrorCode.BadRequest, AlternateIsStunOnly, default), fiveTuple.Client, clientContext);
+            }
+        }
         if (request.Method == StunMethod.Binding)
         {
             return TurnAction.Respond(HandleBindingRequest(fiveTuple, request, response), fiveTuple.Client, clientContext);
@@ -282,9 +296,13 @@ public sealed partial class TurnServer
         return writer;
     }
 
-    private int WriteError(Span<byte> response, in StunMessageReader request, int code, in AuthContext auth)
+    private int WriteError(Span<byte> response, in StunMessageReader request, int code, in AuthContext auth) =>
+        WriteError(response, request, code, StunErrorCode.GetReasonPhrase(code), auth);
+
+    private int WriteError(Span<byte> response, in StunMessageReader request, int code, string reason, in AuthContext auth)
     {
-        var writer = BeginError(response, request, code);
+        var writer = new StunMessageWriter(response, request.Method, StunClass.ErrorResponse, request.TransactionIdBytes);
+        writer.AddErrorCode(code, reason);
         if (request.Method is StunMethod.Allocate or StunMethod.Refresh && auth.IsAuthenticated)
         {
             writer.AddString(StunAttributeType.Software, Software);

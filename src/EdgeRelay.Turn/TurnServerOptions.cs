@@ -71,6 +71,12 @@ public sealed class TurnServerOptions
     public int MaxChannelsPerAllocation { get; init; } = 64;
     public int ResponseCacheCapacity { get; init; } = 8192;
 
+    /// <summary>
+    /// NAT behaviour discovery (RFC 5780) on UDP; null, the default, leaves it off, as RFC 5780 §6 advises for
+    /// a server that relays. Fixed when the server is made: <see cref="TurnServer.Reconfigure"/> keeps the first.
+    /// </summary>
+    public NatBehaviorDiscoveryOptions? NatBehaviorDiscovery { get; init; }
+
     /// <summary>The bind and advertised addresses for relaying in <paramref name="family"/>, if this relay serves it.</summary>
     public bool TryGetRelayAddresses(StunAddressFamily family, [NotNullWhen(true)] out IPAddress? bind, [NotNullWhen(true)] out IPAddress? advertised)
     {
