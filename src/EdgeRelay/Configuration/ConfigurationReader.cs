@@ -71,7 +71,7 @@ public static class ConfigurationReader
     private static RelayConfiguration Read(JsonElement root, ConfigurationOrigin origin, out CloudOverrides overrides)
     {
         var top = new JsonSection(root, "", "realm", "listeners", "relay", "auth", "peers", "status", "leds", "limits", "engine", "stateDirectory", "logLevel",
-            "version", "cloud");
+            "version", "cloud", "natDiscovery");
         overrides = new CloudOverrides(null, null);
         CloudOptions? cloud = null;
         if (top.TryGet("cloud", out JsonElement cloudElement))
@@ -109,6 +109,7 @@ public static class ConfigurationReader
         LimitsSection limits = top.TryGet("limits", out JsonElement limitsElement) ? ReadLimits(limitsElement) : new LimitsSection();
         EngineSection engine = top.TryGet("engine", out JsonElement engineElement) ? ReadEngine(engineElement) : new EngineSection();
         LedOptions leds = top.TryGet("leds", out JsonElement ledsElement) ? ReadLeds(ledsElement) : new LedOptions();
+        NatDiscoverySection natDiscovery = top.TryGet("natDiscovery", out JsonElement natElement) ? ReadNatDiscovery(natElement, listeners) : new NatDiscoverySection();
 
         string stateDirectory = top.GetString("stateDirectory") ?? "/var/lib/edgerelay";
         if (!Path.IsPathFullyQualified(stateDirectory))
@@ -137,6 +138,7 @@ public static class ConfigurationReader
             Status = status,
             Limits = limits,
             Engine = engine,
+            NatDiscovery = natDiscovery,
             Leds = leds,
             StateDirectory = stateDirectory,
             LogLevel = logLevel,
@@ -529,6 +531,82 @@ public static class ConfigurationReader
             Loops = section.GetInt32("loops", 0, 256) ?? 0,
         };
     }
+
+    /// <summary>
+    /// natDiscovery (RFC 5780): the primary address and port are those of the one UDP listener on a specific
+    /// address (of the alternate address's family), since RESPONSE-ORIGIN (§7.3) names the address a request
+    /// came in on; the alternate address and port make the other three endpoints (§6.1 Table 1), none of which
+    /// may be a listener already.
+    /// </summary>
+    private static NatDiscoverySection ReadNatDiscovery(JsonElement element, IReadOnlyList<ListenerConfiguration> listeners)
+    {
+        var section = new JsonSection(element, "natDiscovery", "enabled", "alternateAddress", "alternatePort");
+        bool enabled = section.GetBoolean("enabled") ?? false;
+        string? text = section.GetString("alternateAddress");
+        IPAddress? alternate = text is null ? null : ParseAddress(section, "alternateAddress", text);
+        int? alternatePort = section.GetInt32("alternatePort", 1, 65535);
+        if (alternate is not null && (alternate.Equals(IPAddress.Any) || alternate.Equals(IPAddress.IPv6Any)))
+        {
+            throw section.Invalid("alternateAddress", text!, "a specific address of this host, not an unspecified one (RFC 5780 answers with the address it sends from)");
+        }
+        if (alternate is not null && alternatePort is null)
+        {
+            throw new ConfigurationException("natDiscovery.alternatePort: missing: expected the second port that goes with natDiscovery.alternateAddress, e.g. 3479");
+        }
+        if (alternate is null && alternatePort is not null)
+        {
+            throw new ConfigurationException("natDiscovery.alternatePort: set, but natDiscovery.alternateAddress is not: RFC 5780 §6 needs the same ports on two addresses, so expected both, or neither");
+        }
+        if (!enabled)
+        {
+            return new NatDiscoverySection { AlternateAddress = alternate, AlternatePort = alternatePort ?? 0 };
+        }
+
+        List<IPEndPoint> candidates = listeners
+            .Where(l => l.Transport == ListenerTransport.Udp && !IsUnspecified(l.Endpoint.Address)
+                        && (alternate is null || l.Endpoint.AddressFamily == alternate.AddressFamily))
+            .Select(l => l.Endpoint).ToList();
+        if (candidates.Count > 1 && alternate is not null)
+        {
+            // One that sits on an alternate endpoint is not the primary: that clash is reported below.
+            candidates = candidates.Where(e => !e.Address.Equals(alternate) && e.Port != alternatePort).DefaultIfEmpty(candidates[0]).ToList();
+        }
+        string family = alternate is null ? "" : alternate.AddressFamily == AddressFamily.InterNetwork ? " IPv4" : " IPv6";
+        if (candidates.Count == 0)
+        {
+            throw new ConfigurationException($"natDiscovery.enabled: true needs a udp listener on a specific{family} address (not 0.0.0.0 or ::), " +
+                "whose address and port are RFC 5780's primary ones: a response names the address it is sent from (RESPONSE-ORIGIN)");
+        }
+        if (candidates.Count > 1)
+        {
+            throw new ConfigurationException($"natDiscovery.enabled: udp listeners {string.Join(" and ", candidates)} could each be RFC 5780's primary address: " +
+                $"expected exactly one udp listener on a specific{family} address");
+        }
+        IPEndPoint primary = candidates[0];
+        if (alternate is not null)
+        {
+            if (alternate.Equals(primary.Address))
+            {
+                throw section.Invalid("alternateAddress", alternate.ToString(), $"another address of this host than the udp listener's {primary.Address}");
+            }
+            if (alternatePort == primary.Port)
+            {
+                throw section.Invalid("alternatePort", alternatePort.Value.ToString(CultureInfo.InvariantCulture), $"another port than the udp listener's {primary.Port}");
+            }
+            foreach (IPEndPoint other in new[] { new IPEndPoint(primary.Address, alternatePort!.Value), new IPEndPoint(alternate, primary.Port), new IPEndPoint(alternate, alternatePort.Value) })
+            {
+                if (listeners.FirstOrDefault(l => l.Transport == ListenerTransport.Udp && l.Endpoint.Port == other.Port
+                        && (l.Endpoint.Address.Equals(other.Address) || (IsUnspecified(l.Endpoint.Address) && l.Endpoint.AddressFamily == other.AddressFamily))) is { } clash)
+                {
+                    throw new ConfigurationException($"natDiscovery: the alternate endpoint udp {other} is taken by the udp listener {clash.Endpoint}: " +
+                        "expected an alternateAddress and alternatePort whose endpoints no listener uses");
+                }
+            }
+        }
+        return new NatDiscoverySection { Enabled = true, Primary = primary, AlternateAddress = alternate, AlternatePort = alternatePort ?? 0 };
+    }
+
+    private static bool IsUnspecified(IPAddress address) => address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any);
 
     private static IPEndPoint? ReadEndpoint(JsonSection section, string key, bool required)
     {

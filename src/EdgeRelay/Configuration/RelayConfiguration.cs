@@ -19,6 +19,9 @@ public sealed record RelayConfiguration
     public LedOptions Leds { get; init; } = new();
     public LimitsSection Limits { get; init; } = new();
     public EngineSection Engine { get; init; } = new();
+
+    /// <summary>NAT behaviour discovery (RFC 5780) on UDP; off unless configured.</summary>
+    public NatDiscoverySection NatDiscovery { get; init; } = new();
     public string StateDirectory { get; init; } = "/var/lib/edgerelay";
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
 
@@ -119,4 +122,22 @@ public sealed record EngineSection
 
     /// <summary>Event loops of the batched engine; 0: one per core.</summary>
     public int Loops { get; init; }
+}
+
+/// <summary>
+/// NAT behaviour discovery (RFC 5780), UDP only: its tests are about how a NAT maps and filters UDP. Off by
+/// default, as RFC 5780 §6 advises for a server that relays.
+/// </summary>
+public sealed record NatDiscoverySection
+{
+    public bool Enabled { get; init; }
+
+    /// <summary>The UDP listener whose address and port are RFC 5780's primary ones; set when <see cref="Enabled"/>.</summary>
+    public IPEndPoint? Primary { get; init; }
+
+    /// <summary>The second address of this host; null: a server with one address (RFC 5780 §6).</summary>
+    public IPAddress? AlternateAddress { get; init; }
+
+    /// <summary>The second port, with <see cref="AlternateAddress"/>; 0 without.</summary>
+    public int AlternatePort { get; init; }
 }

@@ -26,6 +26,12 @@ public static class TurnOptionsFactory
         }
         var ownAddresses = new List<IPAddress>(localAddresses);
         ownAddresses.AddRange(configuration.Listeners.Select(l => l.Endpoint.Address));
+        if (configuration.NatDiscovery is { Enabled: true, AlternateAddress: { } alternate } natDiscovery)
+        {
+            // The RFC 5780 endpoints are the relay's own listeners too: never a peer.
+            ownAddresses.Add(alternate);
+            servicePorts.Add(natDiscovery.AlternatePort);
+        }
         var ownRelayAddresses = new List<IPAddress> { advertised };
         foreach (IPAddress? address in new[] { advertisedIPv6, relay.Address, relay.Ipv6Address })
         {
@@ -55,6 +61,9 @@ public static class TurnOptionsFactory
             MaxAllocationsPerUser = configuration.Limits.MaxAllocationsPerUser,
             MaxPermissionsPerAllocation = configuration.Limits.MaxPermissionsPerAllocation,
             MaxChannelsPerAllocation = configuration.Limits.MaxChannelsPerAllocation,
+            NatBehaviorDiscovery = configuration.NatDiscovery is { Enabled: true, Primary: { } primary } discovery
+                ? new NatBehaviorDiscoveryOptions(primary, discovery.AlternateAddress, discovery.AlternatePort)
+                : null,
             PeerPolicy = new PeerAddressPolicy(
                 allowLoopback: configuration.Peers.AllowLoopback,
                 allow: configuration.Peers.Allow,
