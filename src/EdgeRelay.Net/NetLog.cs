@@ -45,4 +45,20 @@ internal static partial class NetLog
     [LoggerMessage(EventId = 214, Level = LogLevel.Information,
         Message = "TLS listener {Endpoint} now serves the certificate {Path}: {Subject}, valid until {NotAfter}")]
     public static partial void CertificateReplaced(ILogger logger, string endpoint, string path, string subject, string notAfter);
+
+    [LoggerMessage(EventId = 215, Level = LogLevel.Information,
+        Message = "NAT behaviour discovery (RFC 5780) on udp {Primary}, {AlternatePort}, {AlternateAddress} and {AlternateBoth}: CHANGE-REQUEST, OTHER-ADDRESS, RESPONSE-ORIGIN, RESPONSE-PORT and PADDING are answered; the three alternate endpoints serve STUN Binding only")]
+    public static partial void NatDiscoveryFull(ILogger logger, string primary, string alternatePort, string alternateAddress, string alternateBoth);
+
+    [LoggerMessage(EventId = 216, Level = LogLevel.Warning,
+        Message = "NAT behaviour discovery (RFC 5780) on udp {Primary} with one address: only part of the tests are possible. Clients learn their mapped address, RESPONSE-ORIGIN, the binding lifetime (RESPONSE-PORT) and fragment handling (PADDING); the mapping and filtering behaviour tests need natDiscovery.alternateAddress and alternatePort: CHANGE-REQUEST gets 420 and no OTHER-ADDRESS is sent (RFC 5780 §6)")]
+    public static partial void NatDiscoveryPartial(ILogger logger, string primary);
+
+    [LoggerMessage(EventId = 217, Level = LogLevel.Warning,
+        Message = "NAT behaviour discovery (RFC 5780) stopped: its udp listener {Primary} was removed from the configuration; a restart brings it back")]
+    public static partial void NatDiscoveryStopped(ILogger logger, string primary);
+
+    [LoggerMessage(EventId = 218, Level = LogLevel.Warning,
+        Message = "natDiscovery changed: the change takes effect at the next start (its sockets are bound once)")]
+    public static partial void NatDiscoveryChangeNeedsRestart(ILogger logger);
 }

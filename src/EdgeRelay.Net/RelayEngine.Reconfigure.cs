@@ -113,6 +113,7 @@ public sealed partial class RelayEngine
                 }
             }
             _running = next;
+            ReconfigureNatDiscovery(options, leftOver);
             foreach (RunningListener listener in leftOver)
             {
                 Remove(listener);

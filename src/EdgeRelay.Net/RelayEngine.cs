@@ -226,10 +226,16 @@ public sealed partial class RelayEngine : IRelayBinder, IAsyncDisposable
             {
                 bound.Add(Bind(listener));
             }
+            _natDiscovery = Server.Options.NatBehaviorDiscovery is { } discovery ? BindNatDiscovery(discovery, bound) : [];
             _eventLoops.ForEach(l => l.Start());
         }
         catch
         {
+            foreach (RunningListener alternate in _natDiscovery)
+            {
+                alternate.Close();
+            }
+            _natDiscovery = [];
             bound.ForEach(l => l.Close());
             _eventLoops.ForEach(l => l.Dispose());
             _eventLoops.Clear();
@@ -245,6 +251,11 @@ public sealed partial class RelayEngine : IRelayBinder, IAsyncDisposable
             NetLog.Listening(Logger, listener.TransportName, listener.LocalEndPoint + (listener.Batched is not null ? loops : ""));
             Run(listener);
         }
+        foreach (RunningListener alternate in _natDiscovery)
+        {
+            Run(alternate);
+        }
+        LogNatDiscovery();
         _running = [.. bound];
         AddBackgroundTask(Task.Run(TickAsync));
     }
@@ -409,7 +420,13 @@ public sealed partial class RelayEngine : IRelayBinder, IAsyncDisposable
         {
             if (action.Kind == TurnActionKind.SendToClient)
             {
-                ((IClientSender)action.ClientContext!).SendToClient(bytes, action.Destination, scratch);
+                var sender = (IClientSender)action.ClientContext!;
+                if (action.Source != ResponseSource.Received && sender is UdpListener udp)
+                {
+                    // RFC 5780 §6.1: a CHANGE-REQUEST answer leaves from another of the server's endpoints.
+                    sender = udp.SenderFor(action.Source);
+                }
+                sender.SendToClient(bytes, action.Destination, scratch);
             }
             else
             {
@@ -440,6 +457,7 @@ public sealed partial class RelayEngine : IRelayBinder, IAsyncDisposable
             _stopping.Cancel();
             listeners = [.. _running, .. _retired];
         }
+        listeners = [.. listeners, .. _natDiscovery];
         foreach (RunningListener listener in listeners)
         {
             listener.Udp?.Dispose();

@@ -186,7 +186,7 @@ internal abstract unsafe class BatchLoop : IDisposable
         }
         BatchedSocket? from = action.Kind == TurnActionKind.SendToPeer
             ? action.Relay as BatchedSocket
-            : action.ClientContext as BatchedUdpListener;
+            : (action.ClientContext as BatchedUdpListener)?.SenderFor(action.Source);
         if (from is null)
         {
             byte* slot = (byte*)Slots[i];

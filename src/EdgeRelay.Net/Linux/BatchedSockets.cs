@@ -67,6 +67,20 @@ internal sealed class BatchedUdpListener : BatchedSocket, IClientSender
     /// </summary>
     public bool IsRemoved { get; set; }
 
+    /// <summary>
+    /// With NAT behaviour discovery (RFC 5780): this loop's socket on each of the server's endpoints, by role
+    /// (see <see cref="Turn.NatBehaviorDiscoveryOptions"/>), so that a CHANGE-REQUEST answer leaves from the
+    /// socket the core names, in the same loop. Null otherwise.
+    /// </summary>
+    public BatchedUdpListener[]? NatGroup { get; set; }
+
+    /// <summary>This socket's role in <see cref="NatGroup"/>.</summary>
+    public int NatRole { get; set; }
+
+    /// <summary>The socket that answers leave from when the core asks for <paramref name="source"/> (RFC 5780 §6.1 Table 1).</summary>
+    public BatchedUdpListener SenderFor(Turn.ResponseSource source) =>
+        source != Turn.ResponseSource.Received && NatGroup is { } group ? group[NatRole ^ (int)source] : this;
+
     public override void Close() => Socket.Dispose();
 
     public static BatchedUdpListener Bind(IPEndPoint endpoint)

@@ -95,6 +95,16 @@ internal sealed class UdpListener : IClientSender, IDisposable
     public void SendToClient(ReadOnlySpan<byte> data, in TransportAddress client, ScratchAddresses scratch) =>
         scratch.SendTo(_socket, data, client);
 
+    /// <summary>With NAT behaviour discovery (RFC 5780): the listener on each of the server's endpoints, by role; null otherwise.</summary>
+    public UdpListener[]? NatGroup { get; set; }
+
+    /// <summary>This listener's role in <see cref="NatGroup"/>.</summary>
+    public int NatRole { get; set; }
+
+    /// <summary>The listener that answers leave from when the core asks for <paramref name="source"/> (RFC 5780 §6.1 Table 1).</summary>
+    public UdpListener SenderFor(ResponseSource source) =>
+        source != ResponseSource.Received && NatGroup is { } group ? group[NatRole ^ (int)source] : this;
+
     /// <summary>
     /// Taken out by a reconfiguration: from now on, under the engine's lock, nothing this socket receives
     /// reaches the core. The caller holds <see cref="RelayEngine.Gate"/>, then disposes the listener.
