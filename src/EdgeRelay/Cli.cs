@@ -1,6 +1,6 @@
 namespace EdgeRelay;
 
-/// <summary>The command line: <c>edgerelay run [--config FILE]</c>, <c>keygen</c>, <c>config …</c>, <c>--version</c>, <c>--help</c>.</summary>
+/// <summary>The command line: <c>edgerelay run [--config FILE]</c>, <c>keygen</c>, <c>config …</c>, <c>probe …</c>, <c>--version</c>, <c>--help</c>.</summary>
 internal static class Cli
 {
     private const string Usage = """
@@ -10,6 +10,8 @@ internal static class Cli
           edgerelay config sign|verify|validate ...
                                           sign, check and validate configuration documents
                                           (edgerelay config --help)
+          edgerelay probe turn URL ...    check a TURN server end to end: allocations, relayed echo, RTT
+                                          (edgerelay probe --help)
           edgerelay --version             print the version
           edgerelay --help                print this help
 
@@ -61,6 +63,10 @@ internal static class Cli
         if (args[0] == "config")
         {
             return ConfigCommands.Config(args, stdout, stderr);
+        }
+        if (args[0] == "probe")
+        {
+            return ProbeCommand.Run(args, stdout, stderr, Console.In);
         }
         stderr.WriteLine($"edgerelay: unknown command \"{args[0]}\"\n\n{Usage}");
         return ExitCodes.Usage;

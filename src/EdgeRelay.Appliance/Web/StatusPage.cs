@@ -1,7 +1,9 @@
 using EdgeRelay.Appliance.Cloud;
+using EdgeRelay.Appliance.Diagnostics;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using EdgeRelay.Appliance.Status;
 using EdgeRelay.Net;
 using EdgeRelay.Turn;
@@ -39,7 +41,7 @@ public sealed record StatusPageOptions
 /// <summary>
 /// The local status page on <c>status.endpoint</c>: <c>/</c> (one self-contained HTML page, no CDN, works
 /// offline), <c>/api/status</c> (JSON), <c>/metrics</c> (Prometheus), and actions that need the admin
-/// token (<c>POST /api/identify</c>). ASP.NET Core's slim builder, source-generated JSON: Native AOT clean.
+/// token (<c>POST /api/identify</c>, <c>POST /api/probe</c>). ASP.NET Core's slim builder, source-generated JSON: Native AOT clean.
 /// </summary>
 public sealed class StatusPage : IAsyncDisposable
 {
@@ -53,6 +55,7 @@ public sealed class StatusPage : IAsyncDisposable
     private readonly Func<LedSignal>? _ledShown;
     private readonly DateTimeOffset _startedAt;
     private WebApplication? _app;
+    private int _probing;
 
     public StatusPage(StatusPageOptions options, RelayEngine engine, StatusModel model, RelayObserver observer, RecentErrors errors,
         TimeProvider time, Action identify, Func<LedSignal>? ledShown = null)
@@ -128,12 +131,73 @@ public sealed class StatusPage : IAsyncDisposable
             _identify();
             return Results.Json(new ActionResult("identifying for 15 s"), StatusJsonContext.Default.ActionResult);
         });
+        app.MapPost("/api/probe", (HttpContext context, CancellationToken aborted) => ProbeAsync(context, aborted));
 
         await app.StartAsync().ConfigureAwait(false);
         string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var uri = new Uri(address);
         LocalEndPoint = new IPEndPoint(_options.Endpoint.Address, uri.Port);
         _app = app;
+    }
+
+    /// <summary>
+    /// <c>POST /api/probe</c>: the relay probe (<c>edgerelay probe turn</c>) against this box's first UDP
+    /// listener, with the credentials of the JSON body, which are used for this run only: never stored,
+    /// logged or sent back. One probe at a time.
+    /// </summary>
+    private async Task<IResult> ProbeAsync(HttpContext context, CancellationToken aborted)
+    {
+        if (Authorize(context) is { } refused)
+        {
+            return refused;
+        }
+        ProbeRequestDocument? body;
+        try
+        {
+            body = await JsonSerializer.DeserializeAsync(context.Request.Body, ProbeJsonContext.Default.ProbeRequestDocument, aborted)
+                .ConfigureAwait(false);
+        }
+        catch (JsonException)
+        {
+            return Results.Problem("the body must be JSON: {\"user\": \"…\", \"password\": \"…\"}", statusCode: StatusCodes.Status400BadRequest);
+        }
+        if (body is not { User.Length: > 0, Password.Length: > 0 })
+        {
+            return Results.Problem("user and password are needed: {\"user\": \"…\", \"password\": \"…\"}", statusCode: StatusCodes.Status400BadRequest);
+        }
+        if (body.Count is < 1 or > 200)
+        {
+            return Results.Problem("count must be from 1 to 200", statusCode: StatusCodes.Status400BadRequest);
+        }
+        if (_engine.LocalEndPoints.FirstOrDefault() is not { } listener)
+        {
+            return Results.Problem("this box has no UDP listener to probe", statusCode: StatusCodes.Status409Conflict);
+        }
+        if (Interlocked.Exchange(ref _probing, 1) == 1)
+        {
+            return Results.Problem("a probe is already running", statusCode: StatusCodes.Status409Conflict);
+        }
+        try
+        {
+            // A listener on every address is reached on loopback: the probe runs on the box itself.
+            IPAddress address = listener.Address.Equals(IPAddress.Any) ? IPAddress.Loopback
+                : listener.Address.Equals(IPAddress.IPv6Any) ? IPAddress.IPv6Loopback
+                : listener.Address;
+            var target = new IPEndPoint(address, listener.Port);
+            TurnProbeReport report = await TurnProbe.RunAsync(new TurnProbeOptions
+            {
+                Server = new TurnUrl(address.ToString(), target.Port, ProbeTransport.Udp),
+                ResolvedEndPoint = target,
+                Username = body.User,
+                Password = body.Password,
+                Count = body.Count ?? 20,
+            }, aborted).ConfigureAwait(false);
+            return Results.Json(ProbeResultDocument.From(report), ProbeJsonContext.Default.ProbeResultDocument);
+        }
+        finally
+        {
+            Volatile.Write(ref _probing, 0);
+        }
     }
 
     /// <summary>401 without a valid bearer token, 403 when no token is configured (actions are off).</summary>
