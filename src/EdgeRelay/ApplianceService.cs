@@ -88,15 +88,19 @@ internal sealed class ApplianceService(
             _leds?.Show(status.Led);
         };
         UpdateNeedsConfiguration();
-        _observer = new RelayObserver(engine, _model, TimeProvider.System);
+        _observer = new RelayObserver(engine, _model, TimeProvider.System, () => AwaitingConfiguration);
         _observer.TrafficSeen += () => _leds?.ReportTraffic();
         _observer.Sample();
         _observer.Start();
-        // The engine is bound and its loops run before the host starts: the box is ready.
-        _model.SetStarting(false);
+        // The engine is bound and its loops run before the host starts: the box is ready, unless it still
+        // waits for its first configuration from the cloud (amber blinking, the reasons say why it takes long).
+        _model.SetStarting(AwaitingConfiguration);
 
         await StartPageAsync().ConfigureAwait(false);
     }
+
+    /// <summary>A box provisioned with only a cloud section has no listener until its first document is applied.</summary>
+    private bool AwaitingConfiguration => _configuration.Listeners.Count == 0 && _configuration.Cloud is not null;
 
     /// <summary>D5 while nobody could authenticate and no cloud is there to bring credentials.</summary>
     private void UpdateNeedsConfiguration()

@@ -28,11 +28,18 @@ public sealed class RelayObserver : IDisposable
     private long[]? _lastProgress;
     private long _lastProgressTimestamp;
 
-    public RelayObserver(RelayEngine engine, StatusModel model, TimeProvider time)
+    private readonly Func<bool>? _awaitingConfiguration;
+
+    /// <param name="awaitingConfiguration">
+    /// True while the box has no listener because its configuration has not come yet (a bootstrap file with
+    /// only a cloud section): that is "starting", not fault F1.
+    /// </param>
+    public RelayObserver(RelayEngine engine, StatusModel model, TimeProvider time, Func<bool>? awaitingConfiguration = null)
     {
         _engine = engine;
         _model = model;
         _time = time;
+        _awaitingConfiguration = awaitingConfiguration;
         _lastProgressTimestamp = time.GetTimestamp();
     }
 
@@ -50,7 +57,8 @@ public sealed class RelayObserver : IDisposable
     /// <summary>One look at the relay (the timer calls it; tests may too).</summary>
     public void Sample()
     {
-        _model.Set(StatusReasons.NoListener, _engine.LocalEndPoints.Count + _engine.StreamEndPoints.Count == 0);
+        _model.Set(StatusReasons.NoListener,
+            _engine.LocalEndPoints.Count + _engine.StreamEndPoints.Count == 0 && _awaitingConfiguration?.Invoke() != true);
 
         long packets = _engine.Server.Counters.PacketsToPeers + _engine.Server.Counters.PacketsFromPeers;
         long bytes = _engine.Server.Counters.BytesToPeers + _engine.Server.Counters.BytesFromPeers;

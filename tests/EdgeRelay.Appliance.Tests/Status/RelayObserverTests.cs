@@ -39,6 +39,23 @@ public sealed class RelayObserverTests
     }
 
     [Fact]
+    public async Task An_engine_without_listeners_that_awaits_its_configuration_is_no_fault()
+    {
+        await using RelayEngine engine = Engine(10);
+        var model = new StatusModel(_clock);
+        bool awaiting = true;
+        using var observer = new RelayObserver(engine, model, _clock, () => awaiting);
+
+        observer.Sample();
+        Assert.DoesNotContain(StatusReasons.NoListener, model.Current.Reasons);
+
+        // The configuration came, and still nothing is bound: now that is F1.
+        awaiting = false;
+        observer.Sample();
+        Assert.Contains(StatusReasons.NoListener, model.Current.Reasons);
+    }
+
+    [Fact]
     public async Task Traffic_makes_it_relaying_and_allocations_near_the_limit_degrade_it()
     {
         await using RelayEngine engine = Engine(maxAllocations: 2);

@@ -51,11 +51,12 @@ public sealed class CloudConfigurationTests : IAsyncLifetime, IDisposable
     private string StateDirectory => Path.Combine(_directory, "state");
 
     /// <summary>The bootstrap file of a box: only where the cloud is, whom to trust, and where to keep state.</summary>
-    private string WriteBootstrap()
+    private string WriteBootstrap(string more = "")
     {
         string path = Path.Combine(_directory, "bootstrap.json");
         File.WriteAllText(path, $$"""
             {
+              {{more}}
               "stateDirectory": "{{StateDirectory}}",
               "cloud": {
                 "url": "{{_cloud.UrlOf(DocumentPath)}}",
@@ -266,6 +267,30 @@ public sealed class CloudConfigurationTests : IAsyncLifetime, IDisposable
         Assert.True(third.WaitForOutput("The last known good configuration cannot be used, running on the bootstrap file", Wait), third.Output);
         Assert.Contains("is damaged", third.Output);
         Assert.True(third.WaitForOutput("configuration endpoint", Wait), third.Output);
+    }
+
+    [Fact]
+    public async Task A_box_with_only_its_cloud_section_is_starting_until_its_first_document_comes_not_faulty()
+    {
+        await _cloud.StopAsync();
+        // The bootstrap has the page (so that the test can look) and the cloud, no listener.
+        ExternalProcess relay = StartRelay(WriteBootstrap($$""" "status": { "endpoint": "127.0.0.1:{{_statusPort}}" }, """));
+        JsonElement status = await WaitForStatusAsync(s => HasReason(s, "D2"), relay);
+        Assert.Equal("Starting", status.GetProperty("health").GetString());
+        Assert.Equal("Starting", status.GetProperty("led").GetProperty("mode").GetString());
+        Assert.False(HasReason(status, "F1"), $"waiting for the first document is not a fault: {status}");
+        Assert.Empty(status.GetProperty("listeners").EnumerateArray());
+
+        Publish(1);
+        await _cloud.StartAgainAsync();
+        status = await WaitForStatusAsync(s => VersionOf(s) == 1 && s.GetProperty("health").GetString() == "HealthyIdle", relay);
+        Assert.Single(status.GetProperty("listeners").EnumerateArray());
+        (ExternalProcess peer, int peerPort) = Coturn.StartPeer();
+        using (peer)
+        {
+            (int exit, string output) = Coturn.UClient(UClientArgs(peerPort, 10));
+            Coturn.AssertRelayedEverything(exit, output, 10);
+        }
     }
 
     private Task WriteAsync(string document)
