@@ -67,5 +67,53 @@ public sealed class StatusPageInChromiumTests(Chromium chromium) : IClassFixture
         Assert.True(relay.WaitForExit(TimeSpan.FromSeconds(20)), relay.Output);
     }
 
+    [Fact]
+    public async Task The_admin_checks_the_relay_and_identifies_the_box_from_the_page_with_the_token()
+    {
+        const string Token = "admin-token-for-the-browser-test";
+        int port = Ports.FreeUdpPort();
+        int statusPort = Ports.FreeUdpPort();
+        string config = RelayConfigFile.Write(_directory, port, $$"""
+            "status": { "endpoint": "127.0.0.1:{{statusPort}}", "adminToken": "{{Token}}" }
+            """);
+        using var relay = ExternalProcess.Start(AotBinary.Path, "run", "--config", config);
+        Assert.True(relay.WaitForOutput("Status page on", TimeSpan.FromSeconds(20)), relay.Output);
+
+        await using IBrowserContext context = await chromium.Browser.NewContextAsync();
+        IPage page = await context.NewPageAsync();
+        var errors = new List<string>();
+        page.PageError += (_, error) => errors.Add(error);
+        await page.GotoAsync($"http://127.0.0.1:{statusPort}/");
+
+        // A wrong token is refused, and the page says so.
+        await page.FillAsync("#token", "not-the-token-at-all-000");
+        await page.ClickAsync("#identify");
+        await Assertions.Expect(page.Locator("#action-result")).ToHaveTextAsync("the admin token is wrong (status.adminToken)");
+
+        await page.FillAsync("#token", Token);
+        await page.ClickAsync("#identify");
+        await Assertions.Expect(page.Locator("#action-result")).ToHaveTextAsync("identifying for 15 s");
+        await Assertions.Expect(page.Locator("#led-red")).ToHaveClassAsync(new System.Text.RegularExpressions.Regex(@"\bblink\b"), new() { Timeout = 10_000 });
+
+        // The relay check: every step passes with the right password, and allocate fails with a wrong one.
+        await page.FillAsync("#probe-user", RunningRelay.User);
+        await page.FillAsync("#probe-password", RunningRelay.Password);
+        await page.ClickAsync("#probe");
+        await Assertions.Expect(page.Locator("#action-result")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex("^PASS: "), new() { Timeout = 30_000 });
+        Assert.Equal(7, await page.Locator("#probe-steps .PASS").CountAsync());
+        await Assertions.Expect(page.Locator("#probe-steps")).ToContainTextAsync("received 20, lost 0");
+
+        await page.FillAsync("#probe-password", "wrong password here");
+        await page.ClickAsync("#probe");
+        await Assertions.Expect(page.Locator("#action-result")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex("^FAIL"), new() { Timeout = 30_000 });
+        await Assertions.Expect(page.Locator("#probe-steps .FAIL")).ToContainTextAsync("401");
+
+        Assert.Empty(errors);
+        Assert.DoesNotContain(RunningRelay.Password, relay.Output);
+        Assert.DoesNotContain(Token, relay.Output);
+        relay.Signal("TERM");
+        Assert.True(relay.WaitForExit(TimeSpan.FromSeconds(20)), relay.Output);
+    }
+
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 }

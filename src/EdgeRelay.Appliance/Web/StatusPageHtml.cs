@@ -48,6 +48,10 @@ internal static class StatusPageHtml
   @keyframes blink { 50% { background: #333; box-shadow: none; } }
   @keyframes flicker { 90% { background: #333; box-shadow: none; } }
   ul { margin: 0; padding-left: 18px; }
+  form { display: grid; grid-template-columns: auto 1fr; gap: 6px 8px; align-items: center; margin-bottom: 8px; }
+  input { font: inherit; padding: 3px 6px; border: 1px solid #ccd; border-radius: 4px; }
+  button { font: inherit; padding: 4px 12px; border: 0; border-radius: 4px; background: #1d2330; color: #fff; cursor: pointer; }
+  .PASS { color: #1f9d55; } .FAIL { color: #c53030; } .SKIP { color: #667; }
 </style>
 </head>
 <body>
@@ -78,6 +82,16 @@ internal static class StatusPageHtml
   </table></section>
   <section><h2>iceServers for WebRTC apps</h2><pre id="ice"></pre></section>
   <section><h2>Last warnings and errors</h2><ul id="errors"></ul></section>
+  <section><h2>Actions</h2>
+    <!-- The token and the credentials stay in this page's memory for the request; nothing is stored. -->
+    <form id="actions" onsubmit="return false">
+      <label for="token">Admin token</label><input id="token" type="password" autocomplete="off">
+      <label for="probe-user">TURN user</label><input id="probe-user" autocomplete="off">
+      <label for="probe-password">Password</label><input id="probe-password" type="password" autocomplete="off">
+      <span></span><span><button id="identify" type="button">Identify (LEDs chase)</button> <button id="probe" type="button">Check this relay</button></span>
+    </form>
+    <div id="action-result"></div><pre id="probe-steps" hidden></pre>
+  </section>
   <section><h2>What the LEDs say</h2><table>
     <tr><td></td><td>green / amber / red</td><td>single LED</td></tr>
 <!--LEGEND-->
@@ -132,6 +146,34 @@ async function refresh() {
     $('health').className = 'Fault'; text('health', 'unreachable');
   }
 }
+async function act(path, body) {
+  const headers = { Authorization: 'Bearer ' + $('token').value };
+  if (body) headers['Content-Type'] = 'application/json';
+  const response = await fetch(path, { method: 'POST', headers, body: body ? JSON.stringify(body) : undefined });
+  let data = null;
+  try { data = await response.json(); } catch (e) { }
+  if (response.status === 401) throw new Error('the admin token is wrong (status.adminToken)');
+  if (response.status === 403) throw new Error('actions are off: set status.adminToken in the configuration');
+  if (!response.ok) throw new Error((data && (data.detail || data.title || data.result)) || `HTTP ${response.status}`);
+  return data;
+}
+$('identify').onclick = async () => {
+  try { text('action-result', (await act('/api/identify')).result); } catch (e) { text('action-result', e.message); }
+};
+$('probe').onclick = async () => {
+  text('action-result', 'checking…'); $('probe-steps').hidden = true;
+  try {
+    const r = await act('/api/probe', { user: $('probe-user').value, password: $('probe-password').value });
+    const pre = $('probe-steps'); pre.replaceChildren(); pre.hidden = false;
+    for (const step of r.steps) {
+      const line = document.createElement('div');
+      line.className = step.outcome.toUpperCase();
+      line.textContent = `${step.outcome.toUpperCase().padEnd(5)} ${step.name.padEnd(14)} ${step.detail}`;
+      pre.appendChild(line);
+    }
+    text('action-result', r.verdict);
+  } catch (e) { text('action-result', e.message); }
+};
 refresh(); setInterval(refresh, 2000);
 </script>
 </body>
