@@ -69,18 +69,7 @@ internal readonly struct JsonSection
         };
     }
 
-    public int? GetInt32(string key, int min, int max)
-    {
-        if (!TryGet(key, out JsonElement value))
-        {
-            return null;
-        }
-        if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt32(out int number) || number < min || number > max)
-        {
-            throw Invalid(key, value, $"a whole number from {min} to {max}");
-        }
-        return number;
-    }
+    public int? GetInt32(string key, int min, int max) => (int?)GetInt64(key, min, max);
 
     public long? GetInt64(string key, long min, long max)
     {
