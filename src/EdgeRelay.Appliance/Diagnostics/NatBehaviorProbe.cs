@@ -17,6 +17,9 @@ public sealed class NatBehaviorProbe
     private readonly CancellationToken _cancellation;
     private readonly List<NatFinding> _findings = [];
 
+    /// <summary>The other address answered test II of §4.3: silence in the filtering tests can then be the NAT's doing.</summary>
+    private bool _otherAnswered;
+
     private NatBehaviorProbe(NatBehaviorOptions options, CancellationToken cancellation)
     {
         _options = options;
@@ -92,7 +95,9 @@ public sealed class NatBehaviorProbe
 
         TransportAddress? other = UsableOtherAddress(test1, primary);
         NatMapping mapping = await MappingAsync(main, primary, mapped, other, second, behindNat).ConfigureAwait(false);
-        NatFiltering filtering = other is { } alternate ? await FilteringAsync(primary, alternate).ConfigureAwait(false) : NoFilteringTest(primary, second);
+        NatFiltering filtering = other is not { } alternate ? NoFilteringTest(primary, second)
+            : _otherAnswered ? await FilteringAsync(primary, alternate).ConfigureAwait(false)
+            : FilteringUnknown($"the other address {alternate} did not answer the mapping tests, so no answer in RFC 5780 §4.4 would prove anything");
         bool? hairpinning = await HairpinningAsync(main, primary, mapped).ConfigureAwait(false);
 
         // RFC 4787 §4.1: port preservation, the NAT keeping the local port as the mapped port where it can.
@@ -140,6 +145,7 @@ public sealed class NatBehaviorProbe
             {
                 return MappingUnknown($"test II, RFC 5780 §4.3: no answer from the other address {test2Server} within {ProbeText.Seconds(Timeout)}");
             }
+            _otherAnswered = true;
             if (mapped2 == mapped)
             {
                 return MappingFound(independent, $"RFC 5780 §4.3: tests I and II ({primary}, {test2Server}) got the same mapped address {mapped}");
