@@ -178,25 +178,22 @@ public sealed class NatBehaviorProbe
         return behindNat ? NatMapping.Unknown : NatMapping.NoNat;
     }
 
-    private NatMapping MappingFound(NatMapping mapping, string detail)
+    private NatMapping MappingFound(NatMapping mapping, string detail) =>
+        Found(NatBehaviorReport.MappingLine, NatBehaviorReport.Term(mapping), detail, mapping);
+
+    private NatMapping MappingUnknown(string detail) => Found(NatBehaviorReport.MappingLine, "unknown", detail, NatMapping.Unknown);
+
+    /// <summary>Adds the finding's line and returns what it found.</summary>
+    private T Found<T>(string name, string value, string detail, T finding)
     {
-        Add(NatBehaviorReport.MappingLine, NatBehaviorReport.Term(mapping), detail);
-        return mapping;
+        Add(name, value, detail);
+        return finding;
     }
 
-    private NatMapping MappingUnknown(string detail)
-    {
-        Add(NatBehaviorReport.MappingLine, "unknown", detail);
-        return NatMapping.Unknown;
-    }
-
-    private NatFiltering NoFilteringTest(IPEndPoint primary, IPEndPoint? second)
-    {
-        Add(NatBehaviorReport.FilteringLine, "not tested", second is null
-            ? $"RFC 5780 §4.4 needs a server with two addresses: {primary} sent no OTHER-ADDRESS"
-            : "RFC 5780 §4.4 needs a server with two addresses that answers from the other one (CHANGE-REQUEST); two plain servers cannot test it");
-        return NatFiltering.Unknown;
-    }
+    private NatFiltering NoFilteringTest(IPEndPoint primary, IPEndPoint? second) => Found(NatBehaviorReport.FilteringLine, "not tested", second is null
+        ? $"RFC 5780 §4.4 needs a server with two addresses: {primary} sent no OTHER-ADDRESS"
+        : "RFC 5780 §4.4 needs a server with two addresses that answers from the other one (CHANGE-REQUEST); two plain servers cannot test it",
+        NatFiltering.Unknown);
 
     /// <summary>
     /// RFC 5780 §4.4, from a fresh local port (the mapping tests' sends to the other address would have
@@ -246,17 +243,10 @@ public sealed class NatBehaviorProbe
         return null;
     }
 
-    private NatFiltering FilteringFound(NatFiltering filtering, string detail)
-    {
-        Add(NatBehaviorReport.FilteringLine, NatBehaviorReport.Term(filtering), detail);
-        return filtering;
-    }
+    private NatFiltering FilteringFound(NatFiltering filtering, string detail) =>
+        Found(NatBehaviorReport.FilteringLine, NatBehaviorReport.Term(filtering), detail, filtering);
 
-    private NatFiltering FilteringUnknown(string detail)
-    {
-        Add(NatBehaviorReport.FilteringLine, "unknown", detail);
-        return NatFiltering.Unknown;
-    }
+    private NatFiltering FilteringUnknown(string detail) => Found(NatBehaviorReport.FilteringLine, "unknown", detail, NatFiltering.Unknown);
 
     /// <summary>
     /// RFC 5780 §4.5: hairpinning, a datagram from inside to the NAT's own mapped address delivered back

@@ -37,16 +37,10 @@ public sealed class NatBehindLinuxNatTests
             Lab = NatLab.Create(kind);
             try
             {
-                string config = Path.Combine(_directory, "edgerelay.json");
-                File.WriteAllText(config, $$"""
-                    {
-                      "realm": "{{RunningRelay.Realm}}",
-                      "listeners": [{ "transport": "udp", "endpoint": "{{NatLab.ServerAddress}}:3478" }],
-                      "relay": { "address": "{{NatLab.ServerAddress}}", "portRange": "50000-50100" },
-                      "auth": { "users": { "{{RunningRelay.User}}": "{{RunningRelay.Password}}" } },
-                      "stateDirectory": "{{Path.Combine(_directory, "state")}}",
+                string state = Path.Combine(_directory, "state");
+                string config = RelayConfigFile.Write(_directory, 3478, address: NatLab.ServerAddress, more: $$"""
+                    "stateDirectory": "{{state}}",
                       "natDiscovery": { "enabled": true, "alternateAddress": "{{NatLab.AlternateAddress}}", "alternatePort": 3479 }
-                    }
                     """);
                 Relay = NatLab.Start(Lab.Server, AotBinary.Path, "run", "--config", config);
                 Assert.True(Relay.WaitForOutput("NAT behaviour discovery (RFC 5780) on udp", StartLimit), $"the relay did not start:\n{Relay.Output}");
