@@ -100,7 +100,7 @@ public sealed class NatBehaviorProbe
             : FilteringUnknown($"the other address {alternate} did not answer the mapping tests, so no answer in RFC 5780 §4.4 would prove anything");
         bool? hairpinning = await HairpinningAsync(main, primary, mapped).ConfigureAwait(false);
 
-        // RFC 4787 §4.1: port preservation, the NAT keeping the local port as the mapped port where it can.
+        // RFC 4787 §4.2.1: port preservation, the NAT keeping the local port as the mapped port where it can.
         bool portPreserved = mapped.Port == main.LocalPort;
         Add(NatBehaviorReport.PortLine, portPreserved ? "preserved" : "not preserved", $"local port {main.LocalPort}, mapped port {mapped.Port}");
 
