@@ -32,6 +32,12 @@ command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 # package "nginx" is the server with ssl, proxy, rewrite (if/return), map and limit_rate built in;
 # nginx-light and nginx-core only add dynamic modules on top of it.
 [[ -x /usr/sbin/nginx ]] || need+=(nginx)
+# iproute2 and iptables: the NAT behaviour tests (tests/EdgeRelay.Tests/Probe/NatLab.cs) build network
+# namespaces of their own joined by veth pairs (ip netns, ip link) with Linux's NAT in the middle
+# (iptables -t nat ... MASQUERADE [--random-fully]), run as root. Everything lives and dies inside those
+# namespaces; the host's interfaces, addresses and rules are never touched.
+command -v ip >/dev/null 2>&1 || [[ -x /usr/sbin/ip || -x /sbin/ip ]] || need+=(iproute2)
+command -v iptables >/dev/null 2>&1 || [[ -x /usr/sbin/iptables ]] || need+=(iptables)
 if [[ ${#need[@]} -gt 0 ]]; then
     SUDO=""
     [[ $(id -u) -eq 0 ]] || SUDO="sudo"

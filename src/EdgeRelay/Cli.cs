@@ -12,6 +12,9 @@ internal static class Cli
                                           (edgerelay config --help)
           edgerelay probe turn URL ...    check a TURN server end to end: allocations, relayed echo, RTT
                                           (edgerelay probe --help)
+          edgerelay probe nat --stun HOST:PORT[,HOST2:PORT]
+                                          find out how the NAT in front of this host maps and filters
+                                          (RFC 5780) and what that means for WebRTC
           edgerelay --version             print the version
           edgerelay --help                print this help
 

@@ -16,7 +16,7 @@ namespace EdgeRelay.Appliance.Diagnostics;
 internal sealed class ProbeClient : IAsyncDisposable
 {
     /// <summary>RFC 8489 §6.2.1: the initial retransmission timeout, doubled after each try.</summary>
-    private static readonly TimeSpan InitialRto = TimeSpan.FromMilliseconds(500);
+    internal static readonly TimeSpan InitialRto = TimeSpan.FromMilliseconds(500);
 
     /// <summary>RFC 8489 §9.2 security feature set cookie: the server offers PASSWORD-ALGORITHMS (§9.2.1).</summary>
     private static ReadOnlySpan<byte> NonceCookie => "obMatJos2"u8;

@@ -20,6 +20,12 @@ internal sealed class StunAnswer
     public string? Software { get; private init; }
     public TransportAddress? AlternateServer { get; private init; }
 
+    /// <summary>RFC 5780 §7.3: the address and port the server sent the response from.</summary>
+    public TransportAddress? ResponseOrigin { get; private init; }
+
+    /// <summary>RFC 5780 §7.4: the server's other address and port, for the mapping and filtering tests.</summary>
+    public TransportAddress? OtherAddress { get; private init; }
+
     /// <summary>
     /// True when <paramref name="message"/> is the response to <paramref name="transactionId"/>: a STUN
     /// response whose FINGERPRINT (when present) is right, and, for a request that was signed, whose
@@ -83,7 +89,12 @@ internal sealed class StunAnswer
             Software = reader.TryGetAttribute(StunAttributeType.Software, out ReadOnlySpan<byte> software) ? ProbeText.FromServer(software, 60) : null,
             AlternateServer = reader.TryGetAttribute(StunAttributeType.AlternateServer, out ReadOnlySpan<byte> alternate)
                 && StunAddressCodec.TryDecode(alternate, out TransportAddress other) ? other : null,
+            ResponseOrigin = Address(reader, StunAttributeType.ResponseOrigin),
+            OtherAddress = Address(reader, StunAttributeType.OtherAddress),
         };
         return true;
     }
+
+    private static TransportAddress? Address(in StunMessageReader reader, StunAttributeType type) =>
+        reader.TryGetAttribute(type, out ReadOnlySpan<byte> value) && StunAddressCodec.TryDecode(value, out TransportAddress address) ? address : null;
 }

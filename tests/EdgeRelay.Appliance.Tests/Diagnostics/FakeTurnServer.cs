@@ -19,10 +19,11 @@ internal sealed class FakeTurnServer : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
 
-    public FakeTurnServer(Func<byte[], IPEndPoint, IEnumerable<byte[]>> answer)
+    /// <param name="endPoint">Where it listens: a free port of 127.0.0.1 by default.</param>
+    public FakeTurnServer(Func<byte[], IPEndPoint, IEnumerable<byte[]>> answer, IPEndPoint? endPoint = null)
     {
         _answer = answer;
-        _socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        _socket.Bind(endPoint ?? new IPEndPoint(IPAddress.Loopback, 0));
         _loop = Task.Run(LoopAsync);
     }
 

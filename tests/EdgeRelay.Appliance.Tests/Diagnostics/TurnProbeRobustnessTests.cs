@@ -40,8 +40,8 @@ public sealed class TurnProbeRobustnessTests
         Assert.Equal(7, report.Steps.Count);
     }
 
-    /// <summary>Datagrams that are not the answer: noise, broken STUN, other transactions, a forged fingerprint.</summary>
-    private static IEnumerable<byte[]> Garbage(byte[] request)
+    /// <summary>Datagrams that are not the answer: noise, broken STUN, other transactions, a forged fingerprint (NatBehaviorProbeRobustnessTests sends them too).</summary>
+    internal static IEnumerable<byte[]> Garbage(byte[] request)
     {
         yield return Encoding.ASCII.GetBytes("HTTP/1.1 400 Bad Request\r\n\r\n");
         yield return [0x00];

@@ -16,7 +16,8 @@ public sealed class Rfc5780NatDiscoveryTests
 {
     private static readonly IPAddress Alternate = IPAddress.Parse("127.0.0.2");
 
-    private static RunningRelay Start(bool twoAddresses, SocketBackend backend)
+    /// <summary>EdgeRelay as an RFC 5780 server on 127.0.0.1 (and 127.0.0.2 with <paramref name="twoAddresses"/>); NatProbeCommandTests uses it too.</summary>
+    internal static RunningRelay Start(bool twoAddresses, SocketBackend backend)
     {
         int port = FreePortOnBoth();
         int alternatePort = twoAddresses ? FreePortOnBoth(except: port) : 0;

@@ -210,7 +210,7 @@ public sealed partial class TurnProbeCommandTests : IDisposable
 
     [Theory]
     [InlineData("probe")]
-    [InlineData("probe", "nat")]
+    [InlineData("probe", "stun")]
     [InlineData("probe", "turn")]
     [InlineData("probe", "turn", "stun:127.0.0.1:3478", "--user", "u", "--password", "p")]
     [InlineData("probe", "turn", "turn://127.0.0.1:3478", "--user", "u", "--password", "p")]

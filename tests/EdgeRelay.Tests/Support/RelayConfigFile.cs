@@ -4,15 +4,16 @@ namespace EdgeRelay.Tests.Support;
 public static class RelayConfigFile
 {
     /// <param name="more">Further top-level members, e.g. <c>"status": { ... }</c>.</param>
-    public static string Write(string directory, int port, string? more = null)
+    /// <param name="address">The listener's and the relay's address: 127.0.0.1, or one of a test namespace's own.</param>
+    public static string Write(string directory, int port, string? more = null, string address = "127.0.0.1")
     {
         (int first, int last) = Ports.RelayRange();
         string path = Path.Combine(directory, "edgerelay.json");
         File.WriteAllText(path, $$"""
             {
               "realm": "{{RunningRelay.Realm}}",
-              "listeners": [{ "transport": "udp", "endpoint": "127.0.0.1:{{port}}" }],
-              "relay": { "address": "127.0.0.1", "portRange": "{{first}}-{{last}}" },
+              "listeners": [{ "transport": "udp", "endpoint": "{{address}}:{{port}}" }],
+              "relay": { "address": "{{address}}", "portRange": "{{first}}-{{last}}" },
               "auth": { "users": { "{{RunningRelay.User}}": "{{RunningRelay.Password}}" } },
               "peers": { "allowLoopback": true }{{(more is null ? "" : ",\n  " + more)}}
             }
