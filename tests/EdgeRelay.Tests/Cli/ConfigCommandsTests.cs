@@ -1,10 +1,10 @@
 using System.Buffers.Text;
-using System.Diagnostics;
 using System.Runtime.Versioning;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
 using EdgeRelay.Tests.Support;
+using Result = EdgeRelay.Tests.Support.BinaryRun;
 
 namespace EdgeRelay.Tests.Cli;
 
@@ -23,41 +23,11 @@ public sealed partial class ConfigCommandsTests : IDisposable
 
     private readonly string _directory = Directory.CreateTempSubdirectory("edgerelay-config-").FullName;
 
-    private sealed record Result(int Exit, string Stdout, string Stderr)
-    {
-        public override string ToString() => $"exit {Exit}\n--- stdout:\n{Stdout}\n--- stderr:\n{Stderr}";
-    }
-
     /// <summary>A signing key as keygen made it: the private key file, and what keygen printed.</summary>
     private sealed record SigningKey(string PrivateKeyPath, string KeyId, string PublicKey);
 
     /// <summary>Runs the binary in the test's directory with nothing on standard input.</summary>
-    private Result Edgerelay(params string[] args)
-    {
-        var info = new ProcessStartInfo(AotBinary.Path)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-            WorkingDirectory = _directory,
-        };
-        foreach (string arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-        using Process process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {info.FileName}");
-        process.StandardInput.Close();
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(RunLimit))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"edgerelay {string.Join(' ', args)} did not finish in {RunLimit}");
-        }
-        process.WaitForExit();
-        return new Result(process.ExitCode, stdout.Result, stderr.Result);
-    }
+    private Result Edgerelay(params string[] args) => AotBinary.Run(args, RunLimit, workingDirectory: _directory);
 
     private string PathOf(string name) => Path.Combine(_directory, name);
 

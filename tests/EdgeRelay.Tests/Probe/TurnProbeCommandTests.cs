@@ -1,8 +1,8 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.Versioning;
 using System.Text.RegularExpressions;
 using EdgeRelay.Tests.Support;
+using Result = EdgeRelay.Tests.Support.BinaryRun;
 using EdgeRelay.Turn.Policy;
 
 namespace EdgeRelay.Tests.Probe;
@@ -22,43 +22,9 @@ public sealed partial class TurnProbeCommandTests : IDisposable
 
     private readonly string _directory = Directory.CreateTempSubdirectory("edgerelay-probe-").FullName;
 
-    private sealed record Result(int Exit, string Stdout, string Stderr)
-    {
-        public string All => Stdout + Stderr;
-        public override string ToString() => $"exit {Exit}\n--- stdout:\n{Stdout}\n--- stderr:\n{Stderr}";
-    }
-
     private static string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
 
-    private static Result Edgerelay(string? stdin, params string[] args)
-    {
-        var info = new ProcessStartInfo(AotBinary.Path)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (string arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-        using Process process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {info.FileName}");
-        if (stdin is not null)
-        {
-            process.StandardInput.WriteLine(stdin);
-        }
-        process.StandardInput.Close();
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(RunLimit))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"edgerelay {string.Join(' ', args)} did not finish in {RunLimit}");
-        }
-        process.WaitForExit();
-        return new Result(process.ExitCode, stdout.Result, stderr.Result);
-    }
+    private static Result Edgerelay(string? stdin, params string[] args) => AotBinary.Run(args, RunLimit, stdin);
 
     private static Result Probe(params string[] args) => Edgerelay(null, ["probe", "turn", .. args]);
 
