@@ -109,6 +109,12 @@ public sealed partial class RelayEngine
         }
         if (_natDiscoveryPrimary is { } primary && removed.Contains(primary))
         {
+            lock (Gate)
+            {
+                // Before the sockets go: an answer must never name an endpoint that is closed, even when the
+                // primary's address comes back in a later configuration without the alternates.
+                Server.StopNatBehaviorDiscovery();
+            }
             foreach (RunningListener alternate in _natDiscovery)
             {
                 Remove(alternate);

@@ -86,7 +86,13 @@ public sealed partial class RelayEngine
             {
                 foreach (RunningListener? listener in added)
                 {
-                    listener?.Close();
+                    if (listener is not null)
+                    {
+                        // A batched UDP socket reads from the moment it is registered: what it let in (an
+                        // allocation under the old options) ends with it, as for a listener removed.
+                        EndUdpAllocationsOf(listener);
+                        listener.Close();
+                    }
                 }
                 throw;
             }
@@ -136,8 +142,19 @@ public sealed partial class RelayEngine
             return;
         }
 
-        // Under the core's lock: from now on nothing these sockets receive reaches the core, and the
-        // allocations made through them end (their client can no longer reach them).
+        int ended = EndUdpAllocationsOf(listener);
+        // A batched socket leaves its loop and is closed by the loop's thread, after the sends it has
+        // queued; the portable listener's receive loop ends when its socket closes.
+        listener.Close();
+        NetLog.UdpListenerRemoved(Logger, listener.LocalEndPoint.ToString(), ended);
+    }
+
+    /// <summary>
+    /// Under the core's lock: from now on nothing the listener's sockets receive reaches the core, and the
+    /// allocations made through them end (their client can no longer reach them). Returns how many.
+    /// </summary>
+    private int EndUdpAllocationsOf(RunningListener listener)
+    {
         var ended = new List<FiveTuple>();
         lock (Gate)
         {
@@ -158,10 +175,7 @@ public sealed partial class RelayEngine
                 Server.DeleteAllocation(fiveTuple, "listener removed from the configuration");
             }
         }
-        // A batched socket leaves its loop and is closed by the loop's thread, after the sends it has
-        // queued; the portable listener's receive loop ends when its socket closes.
-        listener.Close();
-        NetLog.UdpListenerRemoved(Logger, listener.LocalEndPoint.ToString(), ended.Count);
+        return ended.Count;
     }
 
     /// <summary>

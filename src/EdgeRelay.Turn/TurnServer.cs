@@ -41,7 +41,7 @@ public sealed partial class TurnServer
     private RelayPortPool _ports;
 
     /// <summary>RFC 5780 on UDP, or null; fixed for the server's life because the sockets behind it are.</summary>
-    private readonly NatBehaviorDiscoveryOptions? _natDiscovery;
+    private NatBehaviorDiscoveryOptions? _natDiscovery;
     private readonly TurnClock _clock;
     private readonly IRelayBinder _binder;
     private readonly ILogger _logger;
@@ -70,6 +70,12 @@ public sealed partial class TurnServer
     }
 
     public TurnServerOptions Options => _options;
+
+    /// <summary>
+    /// Ends NAT behaviour discovery (RFC 5780) for good: the socket layer closed its alternate endpoints,
+    /// so CHANGE-REQUEST gets 420 again and no OTHER-ADDRESS names a closed socket. The caller holds the lock.
+    /// </summary>
+    public void StopNatBehaviorDiscovery() => _natDiscovery = null;
     public TurnCounters Counters { get; } = new();
     public int AllocationCount => _allocations.Count;
 

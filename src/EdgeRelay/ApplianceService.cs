@@ -136,9 +136,10 @@ internal sealed class ApplianceService(
             _page = page;
             ProgramLog.StatusPageListening(_logger, $"http://{page.LocalEndPoint}/");
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
         {
-            // The relay matters more than its page: keep relaying, say why the page is missing.
+            // The relay matters more than its page: keep relaying, say why the page is missing. (An address
+            // this host does not have comes as a SocketException, a port in use as an IOException.)
             ProgramLog.StatusPageFailed(_logger, status.Endpoint.ToString(), e.Message);
             await page.DisposeAsync().ConfigureAwait(false);
         }

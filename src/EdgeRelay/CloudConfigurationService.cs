@@ -112,10 +112,18 @@ internal sealed class CloudConfigurationService(
             {
                 throw new CloudDocumentException(e.Message);
             }
-            logLevel.Level = next.LogLevel;
-            appliance.Apply(next, new ApplianceInfo("cloud",
-                ApplianceInfo.IceServerUrlsFor(next, turnOptions.AdvertisedRelayAddressIPv4 ?? turnOptions.AdvertisedRelayAddressIPv6!)));
+            // The relay runs the new configuration from here on, whatever the appliance's parts make of it.
             _running = next;
+            logLevel.Level = next.LogLevel;
+            try
+            {
+                appliance.Apply(next, new ApplianceInfo("cloud",
+                    ApplianceInfo.IceServerUrlsFor(next, turnOptions.AdvertisedRelayAddressIPv4 ?? turnOptions.AdvertisedRelayAddressIPv6!)));
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                CloudServiceLog.ApplianceApplyFailed(_logger, candidate.Version, e);
+            }
         }
     }
 }
@@ -125,4 +133,8 @@ internal static partial class CloudServiceLog
     [LoggerMessage(EventId = 30, Level = LogLevel.Warning,
         Message = "configuration version {Version} changes the {Section} section: that takes effect at the next start")]
     public static partial void NeedsRestart(ILogger logger, string section, long version);
+
+    [LoggerMessage(EventId = 31, Level = LogLevel.Error,
+        Message = "configuration version {Version} is applied to the relay, but the appliance (LEDs, status page) could not follow")]
+    public static partial void ApplianceApplyFailed(ILogger logger, long version, Exception exception);
 }

@@ -15,7 +15,10 @@ namespace EdgeRelay;
 /// <summary><c>edgerelay run [--config FILE]</c>: load and check the configuration, bind, relay until stopped.</summary>
 internal static class RunCommand
 {
-    public static int Run(string? configPath, TextWriter stdout, TextWriter stderr)
+    public static int Run(string? configPath, TextWriter stdout, TextWriter stderr) => Run(configPath, stdout, stderr, storeCannotStart: null);
+
+    /// <param name="storeCannotStart">Why the stored cloud document was tried and cannot start here: start from the bootstrap file.</param>
+    private static int Run(string? configPath, TextWriter stdout, TextWriter stderr, string? storeCannotStart)
     {
         RelayConfiguration bootstrap;
         string? developmentPassword = null;
@@ -31,7 +34,7 @@ internal static class RunCommand
             return ExitCodes.Configuration;
         }
         // With a cloud section, the box starts at once on the last document it accepted, network or not.
-        CloudStart cloudStart = ChooseStartingConfiguration(bootstrap, out string? storeProblem);
+        CloudStart cloudStart = ChooseStartingConfiguration(bootstrap, storeCannotStart, out string? storeProblem);
         RelayConfiguration configuration = cloudStart.Running;
 
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
@@ -77,6 +80,15 @@ internal static class RunCommand
         try
         {
             engine.Start(TurnOptionsFactory.CreateListeners(configuration));
+        }
+        catch (ListenerBindException e) when (cloudStart.Initial.Source == "last-known-good")
+        {
+            // An address or a port the stored document names is not to be had here now (a new DHCP lease, a
+            // port taken): starting from the bootstrap file lets the cloud send a document that fits, where
+            // exiting would make systemd restart into the same failure for good.
+            string problem = $"version {cloudStart.Initial.Version} cannot start here: {e.Message}";
+            stderr.WriteLine($"edgerelay: the last known good configuration {problem}; starting from the bootstrap file");
+            return Run(configPath, stdout, stderr, problem);
         }
         catch (ListenerBindException e)
         {
@@ -138,8 +150,11 @@ internal static class RunCommand
     /// The configuration to start with. Without a cloud section, the bootstrap file. With one, the last
     /// document the box accepted (its signature checked again) if the store holds one that is still valid,
     /// else the bootstrap file, and <paramref name="storeProblem"/> says why the store was passed over.
+    /// A stored document whose signature holds but that cannot run here (no longer valid, or
+    /// <paramref name="storeCannotStart"/>) still sets the trust: its keys stay in force and its version is
+    /// the floor, so that passing it over can neither undo a key rotation nor let an older document back in.
     /// </summary>
-    private static CloudStart ChooseStartingConfiguration(RelayConfiguration bootstrap, out string? storeProblem)
+    private static CloudStart ChooseStartingConfiguration(RelayConfiguration bootstrap, string? storeCannotStart, out string? storeProblem)
     {
         storeProblem = null;
         var fromBootstrap = new CloudStart(bootstrap, bootstrap,
@@ -151,28 +166,40 @@ internal static class RunCommand
         StoreLoadResult stored = new LastKnownGoodStore(bootstrap.StateDirectory).Load();
         if (stored.Document is not { } document)
         {
+            // Nothing stored, or a damaged store: its keys cannot be trusted, the bootstrap's are.
             storeProblem = stored.Problem;
             return fromBootstrap;
         }
+        IReadOnlyList<TrustedKey> verifiedWith = document.VerifiedWith.Select(TrustedKey.Parse).ToList();
+        CloudStart FromBootstrapAbove(long version, IReadOnlyList<TrustedKey> keys) =>
+            new(bootstrap, bootstrap, new AppliedConfiguration("bootstrap", version, null, null, keys, null));
+        RelayConfiguration running;
+        CloudOverrides overrides;
         try
         {
-            RelayConfiguration running = CloudConfiguration.FromPayload(bootstrap, stored.Payload, out CloudOverrides overrides);
-            if (running.Version < bootstrap.Version)
-            {
-                storeProblem = $"the stored version {running.Version} is older than the bootstrap file's version {bootstrap.Version}";
-                return fromBootstrap;
-            }
-            // The keys in force are the ones the document rotated to, or the ones that verified it.
-            IReadOnlyList<TrustedKey> keys = overrides.TrustedKeys ?? document.VerifiedWith.Select(TrustedKey.Parse).ToList();
-            return new CloudStart(bootstrap, running,
-                new AppliedConfiguration("last-known-good", running.Version, document.Document, document.ETag, keys, stored.SignedBy));
+            running = CloudConfiguration.FromPayload(bootstrap, stored.Payload, out overrides);
         }
         catch (ConfigurationException e)
         {
             // A binary update may have tightened a rule: the stored document is no longer valid.
             storeProblem = $"the stored configuration is not valid: {e.Message}";
+            return FromBootstrapAbove(document.Version, verifiedWith);
+        }
+        if (running.Version < bootstrap.Version)
+        {
+            // The operator gave the box a newer bootstrap file: it decides, keys included.
+            storeProblem = $"the stored version {running.Version} is older than the bootstrap file's version {bootstrap.Version}";
             return fromBootstrap;
         }
+        // The keys in force are the ones the document rotated to, or the ones that verified it.
+        IReadOnlyList<TrustedKey> keys = overrides.TrustedKeys ?? verifiedWith;
+        if (storeCannotStart is not null)
+        {
+            storeProblem = $"the stored configuration {storeCannotStart}";
+            return FromBootstrapAbove(running.Version, keys);
+        }
+        return new CloudStart(bootstrap, running,
+            new AppliedConfiguration("last-known-good", running.Version, document.Document, document.ETag, keys, stored.SignedBy));
     }
 
     /// <summary>

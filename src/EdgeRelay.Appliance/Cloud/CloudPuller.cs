@@ -300,15 +300,16 @@ public sealed class CloudPuller<T> : IAsyncDisposable
         {
             candidate = _sink.Validate(payload);
         }
-        catch (CloudDocumentException e)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
+            // CloudDocumentException is the sink's word for it; anything else is a bug, but still a refusal.
             return Reject(etag, $"not a valid configuration: {e.Message}");
         }
         if (candidate.Version <= applied.Version)
         {
             return Reject(etag, candidate.Version < applied.Version
                 ? $"version {candidate.Version} is older than the applied version {applied.Version}: a rollback is refused (publish it with a higher version)"
-                : $"version {candidate.Version} is applied already, with other content: a change needs a higher version");
+                : $"version {candidate.Version} is not newer than the version in force ({applied.Version}): a change needs a higher version");
         }
 
         _model.SetStarting(true);
@@ -316,9 +317,11 @@ public sealed class CloudPuller<T> : IAsyncDisposable
         {
             _sink.Apply(candidate);
         }
-        catch (CloudDocumentException e)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
-            return Reject(etag, $"version {candidate.Version} could not be applied, version {applied.Version} stays: {e.Message}");
+            // Not remembered as refused: a port in use or a missing certificate may pass, so the same
+            // document is tried again at the next poll (and the log says it once).
+            return new PollResult(PollOutcome.Rejected, $"version {candidate.Version} could not be applied, version {applied.Version} stays: {e.Message}", 200);
         }
         finally
         {
@@ -331,7 +334,8 @@ public sealed class CloudPuller<T> : IAsyncDisposable
         lock (_gate)
         {
             _applied = next;
-            _pollInterval = candidate.PollInterval ?? _pollInterval;
+            // As after a restart (CloudConfiguration.Merge): a document without it means the bootstrap's interval.
+            _pollInterval = candidate.PollInterval ?? _options.PollInterval;
             _rejectedETag = null;
             _rejectedProblem = null;
             _status = _status with { Source = next.Source, Version = next.Version, AppliedAt = now, SignedBy = keyId };

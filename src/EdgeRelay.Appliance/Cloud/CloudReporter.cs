@@ -94,7 +94,8 @@ public sealed class CloudReporter : IAsyncDisposable
             {
                 request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
             }
-            using HttpResponseMessage response = await _http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            // Headers only: the answer's body is of no interest, and must not be buffered whatever its size.
+            using HttpResponseMessage response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
             if (!response.IsSuccessStatusCode)
             {
                 problem = $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}";

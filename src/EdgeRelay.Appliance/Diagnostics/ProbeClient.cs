@@ -21,11 +21,15 @@ internal sealed class ProbeClient : IAsyncDisposable
     /// <summary>RFC 8489 §9.2 security feature set cookie: the server offers PASSWORD-ALGORITHMS (§9.2.1).</summary>
     private static ReadOnlySpan<byte> NonceCookie => "obMatJos2"u8;
 
+    /// <summary>The longest PASSWORD-ALGORITHMS list taken from a server.</summary>
+    private const int MaxPasswordAlgorithmsLength = 256;
+
     private readonly ProbeConnection _connection;
     private readonly byte[] _username;
     private readonly byte[] _password;
     private readonly TimeSpan _timeout;
-    private readonly CancellationToken _cancellation;
+    private CancellationToken _cancellation;
+    private CancellationTokenSource? _cleanupLimit;
     private byte[]? _realm;
     private byte[]? _nonce;
     private byte[]? _key;
@@ -99,6 +103,11 @@ internal sealed class ProbeClient : IAsyncDisposable
         if (answer.Realm.Length > StunConstants.MaxRealmOrNonceLength || answer.Nonce.Length > StunConstants.MaxRealmOrNonceLength)
         {
             throw new ProbeFailureException($"{answer.ErrorCode} {answer.ReasonText} with a REALM or NONCE longer than RFC 8489 §14.9-§14.10 allow");
+        }
+        if (answer.PasswordAlgorithms is { Length: > MaxPasswordAlgorithmsLength })
+        {
+            // It is echoed back in every request: a list this long cannot be honest (two algorithms take 8 bytes).
+            throw new ProbeFailureException($"{answer.ErrorCode} {answer.ReasonText} with a PASSWORD-ALGORITHMS of {answer.PasswordAlgorithms.Length} bytes (RFC 8489 §14.11)");
         }
         _realm = answer.Realm;
         _nonce = answer.Nonce;
@@ -271,8 +280,20 @@ internal sealed class ProbeClient : IAsyncDisposable
         return false;
     }
 
+    /// <summary>
+    /// For the clean-up after a cancelled probe: from now on requests are bounded by <paramref name="limit"/>
+    /// instead of the caller's token, which has fired, so that the allocation can still be deleted.
+    /// </summary>
+    public void BoundRequestsBy(TimeSpan limit)
+    {
+        _cleanupLimit?.Dispose();
+        _cleanupLimit = new CancellationTokenSource(limit);
+        _cancellation = _cleanupLimit.Token;
+    }
+
     public async ValueTask DisposeAsync()
     {
+        _cleanupLimit?.Dispose();
         if (_key is not null)
         {
             CryptographicOperations.ZeroMemory(_key);

@@ -41,8 +41,16 @@ internal abstract class ProbeConnection : IAsyncDisposable
         if (url.Transport == ProbeTransport.Udp)
         {
             var socket = new Socket(server.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-            // Connected: the kernel drops datagrams from anyone but the server, and reports ICMP errors.
-            socket.Connect(server);
+            try
+            {
+                // Connected: the kernel drops datagrams from anyone but the server, and reports ICMP errors.
+                socket.Connect(server);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
             connection = new UdpConnection(socket);
         }
         else

@@ -121,7 +121,13 @@ public sealed class TurnProbe
         }
         finally
         {
-            if (_failedStep is not null)
+            if (cancellationToken.IsCancellationRequested)
+            {
+                // Cancelled (Ctrl+C, a page closed): the allocations are deleted anyway, within a short bound.
+                a?.BoundRequestsBy(TimeSpan.FromSeconds(2));
+                b?.BoundRequestsBy(TimeSpan.FromSeconds(2));
+            }
+            if (_failedStep is not null || cancellationToken.IsCancellationRequested)
             {
                 await ReleaseQuietlyAsync(a, relayedA).ConfigureAwait(false);
                 await ReleaseQuietlyAsync(b, relayedB).ConfigureAwait(false);

@@ -243,6 +243,25 @@ public sealed class CloudPullerTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task Any_failure_to_apply_is_a_refusal_that_is_tried_again_and_never_an_exception()
+    {
+        Publish(1);
+        await using CloudPuller<TestConfiguration> puller = Puller(Options());
+        Assert.Equal(PollOutcome.Applied, await puller.PollNowAsync());
+
+        // Not the sink's CloudDocumentException: what a bug, or a socket, could throw.
+        Publish(2, extra: """, "applyThrows": "address not available" """);
+        Assert.Equal(PollOutcome.Rejected, await puller.PollNowAsync());
+        Assert.Contains("version 2 could not be applied, version 1 stays: address not available", puller.Status.LastProblem);
+        Assert.Contains("D6-configuration-rejected", Reasons());
+        // A failure to apply may pass (a port in use): the same document is fetched and tried again, no 304.
+        Assert.Equal(PollOutcome.Rejected, await puller.PollNowAsync());
+        Assert.True(await _cloud.WaitForAccessLogAsync($"\"GET /{DocumentPath} HTTP/1.1\" 200", TimeSpan.FromSeconds(10)));
+        Assert.DoesNotContain($"\"GET /{DocumentPath} HTTP/1.1\" 304", _cloud.AccessLog());
+        Assert.Equal(1, puller.Status.Version);
+    }
+
+    [Fact]
     public async Task A_signed_document_may_rotate_the_trusted_keys_and_the_old_key_is_refused_afterwards()
     {
         using var nextKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
@@ -306,7 +325,7 @@ public sealed class CloudPullerTests : IAsyncLifetime, IDisposable
     }
 
     /// <summary>A configuration as small as a test needs: a version, and instructions to fail.</summary>
-    public sealed record TestConfiguration(long Version, IReadOnlyList<TrustedKey>? TrustedKeys, string? ApplyFails);
+    public sealed record TestConfiguration(long Version, IReadOnlyList<TrustedKey>? TrustedKeys, string? ApplyFails, string? ApplyThrows);
 
     private sealed class RecordingSink : ICloudConfigurationSink<TestConfiguration>
     {
@@ -323,7 +342,8 @@ public sealed class CloudPullerTests : IAsyncLifetime, IDisposable
             IReadOnlyList<TrustedKey>? keys = root.TryGetProperty("trustedKeys", out JsonElement k)
                 ? k.EnumerateArray().Select(e => TrustedKey.Parse(e.GetString()!)).ToList() : null;
             var configuration = new TestConfiguration(root.GetProperty("version").GetInt64(), keys,
-                root.TryGetProperty("applyFails", out JsonElement fails) ? fails.GetString() : null);
+                root.TryGetProperty("applyFails", out JsonElement fails) ? fails.GetString() : null,
+                root.TryGetProperty("applyThrows", out JsonElement throws) ? throws.GetString() : null);
             return new CloudCandidate<TestConfiguration>(configuration, configuration.Version, keys, null);
         }
 
@@ -332,6 +352,10 @@ public sealed class CloudPullerTests : IAsyncLifetime, IDisposable
             if (candidate.Configuration.ApplyFails is { } problem)
             {
                 throw new CloudDocumentException(problem);
+            }
+            if (candidate.Configuration.ApplyThrows is { } other)
+            {
+                throw new InvalidOperationException(other);
             }
             Applied.Add(candidate.Version);
         }

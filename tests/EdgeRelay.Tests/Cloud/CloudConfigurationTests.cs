@@ -74,13 +74,13 @@ public sealed class CloudConfigurationTests : IAsyncLifetime, IDisposable
     }
 
     /// <summary>A cloud document: alice (and more users), UDP on the test's port, the status page.</summary>
-    private string Publish(long version, string users = "", string more = "")
+    private string Publish(long version, string users = "", string more = "", int? port = null)
     {
         string json = $$"""
             {
               "version": {{version}},
               "realm": "{{RunningRelay.Realm}}",
-              "listeners": [{ "transport": "udp", "endpoint": "127.0.0.1:{{_port}}" }{{more}}],
+              "listeners": [{ "transport": "udp", "endpoint": "127.0.0.1:{{port ?? _port}}" }{{more}}],
               "relay": { "address": "127.0.0.1", "portRange": "{{_relayPorts.First}}-{{_relayPorts.Last}}" },
               "auth": { "users": { "{{RunningRelay.User}}": "{{RunningRelay.Password}}"{{users}} } },
               "peers": { "allowLoopback": true },
@@ -291,6 +291,32 @@ public sealed class CloudConfigurationTests : IAsyncLifetime, IDisposable
             (int exit, string output) = Coturn.UClient(UClientArgs(peerPort, 10));
             Coturn.AssertRelayedEverything(exit, output, 10);
         }
+    }
+
+    [Fact]
+    public async Task A_stored_version_that_cannot_start_here_falls_back_to_the_bootstrap_and_stays_the_floor()
+    {
+        Publish(7);
+        string bootstrap = WriteBootstrap();
+        ExternalProcess first = StartRelay(bootstrap);
+        await WaitForStatusAsync(s => VersionOf(s) == 7, first);
+        first.Signal("TERM");
+        Assert.True(first.WaitForExit(Wait), first.Output);
+
+        // Another program holds the stored document's port now. Exiting would make systemd restart the box
+        // into the same failure for good; it starts from the bootstrap file instead and asks the cloud.
+        using var squatter = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork,
+            System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+        squatter.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, _port));
+        ExternalProcess second = StartRelay(bootstrap);
+        Assert.True(second.WaitForOutput("the last known good configuration version 7 cannot start here", Wait), second.Output);
+        // Version 7 stays the floor: the cloud's copy of it is not taken for news.
+        Assert.True(second.WaitForOutput("version 7 is not newer than the version in force (7)", Wait), second.Output);
+
+        int otherPort = Ports.FreeUdpPort();
+        Publish(8, port: otherPort);
+        JsonElement status = await WaitForStatusAsync(s => VersionOf(s) == 8, second);
+        Assert.Equal($"127.0.0.1:{otherPort}", status.GetProperty("listeners")[0].GetProperty("endpoint").GetString());
     }
 
     private Task WriteAsync(string document)
