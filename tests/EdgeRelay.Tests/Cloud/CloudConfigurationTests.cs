@@ -237,24 +237,15 @@ public sealed class CloudConfigurationTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task Without_network_the_box_starts_on_its_last_good_version_and_a_damaged_store_falls_back_to_the_bootstrap()
     {
-        Publish(7);
         string bootstrap = WriteBootstrap();
-        ExternalProcess first = StartRelay(bootstrap);
-        await WaitForStatusAsync(s => VersionOf(s) == 7, first);
-        first.Signal("TERM");
-        Assert.True(first.WaitForExit(Wait), first.Output);
+        await RunUntilVersionIsStoredAsync(7, bootstrap);
 
         await _cloud.StopAsync();
         ExternalProcess second = StartRelay(bootstrap);
         JsonElement status = await WaitForStatusAsync(s => VersionOf(s) == 7 && HasReason(s, "D2"), second);
         Assert.Equal("last-known-good", status.GetProperty("configuration").GetProperty("source").GetString());
         Assert.Contains("Running on the last known good configuration, version 7", second.Output);
-        (ExternalProcess peer, int peerPort) = Coturn.StartPeer();
-        using (peer)
-        {
-            (int exit, string output) = Coturn.UClient(UClientArgs(peerPort, 10));
-            Coturn.AssertRelayedEverything(exit, output, 10);
-        }
+        AssertRelaysTenMessages();
         second.Signal("TERM");
         Assert.True(second.WaitForExit(Wait), second.Output);
 
@@ -285,23 +276,14 @@ public sealed class CloudConfigurationTests : IAsyncLifetime, IDisposable
         await _cloud.StartAgainAsync();
         status = await WaitForStatusAsync(s => VersionOf(s) == 1 && s.GetProperty("health").GetString() == "HealthyIdle", relay);
         Assert.Single(status.GetProperty("listeners").EnumerateArray());
-        (ExternalProcess peer, int peerPort) = Coturn.StartPeer();
-        using (peer)
-        {
-            (int exit, string output) = Coturn.UClient(UClientArgs(peerPort, 10));
-            Coturn.AssertRelayedEverything(exit, output, 10);
-        }
+        AssertRelaysTenMessages();
     }
 
     [Fact]
     public async Task A_stored_version_that_cannot_start_here_falls_back_to_the_bootstrap_and_stays_the_floor()
     {
-        Publish(7);
         string bootstrap = WriteBootstrap();
-        ExternalProcess first = StartRelay(bootstrap);
-        await WaitForStatusAsync(s => VersionOf(s) == 7, first);
-        first.Signal("TERM");
-        Assert.True(first.WaitForExit(Wait), first.Output);
+        await RunUntilVersionIsStoredAsync(7, bootstrap);
 
         // Another program holds the stored document's port now. Exiting would make systemd restart the box
         // into the same failure for good; it starts from the bootstrap file instead and asks the cloud.
@@ -317,6 +299,27 @@ public sealed class CloudConfigurationTests : IAsyncLifetime, IDisposable
         Publish(8, port: otherPort);
         JsonElement status = await WaitForStatusAsync(s => VersionOf(s) == 8, second);
         Assert.Equal($"127.0.0.1:{otherPort}", status.GetProperty("listeners")[0].GetProperty("endpoint").GetString());
+    }
+
+    /// <summary>coturn's client relays ten messages each way through the relay's UDP listener, losing none.</summary>
+    private void AssertRelaysTenMessages()
+    {
+        (ExternalProcess peer, int peerPort) = Coturn.StartPeer();
+        using (peer)
+        {
+            (int exit, string output) = Coturn.UClient(UClientArgs(peerPort, 10));
+            Coturn.AssertRelayedEverything(exit, output, 10);
+        }
+    }
+
+    /// <summary>A first run of the box that applies (and so stores) <paramref name="version"/>, then stops in order.</summary>
+    private async Task RunUntilVersionIsStoredAsync(long version, string bootstrap)
+    {
+        Publish(version);
+        ExternalProcess first = StartRelay(bootstrap);
+        await WaitForStatusAsync(s => VersionOf(s) == version, first);
+        first.Signal("TERM");
+        Assert.True(first.WaitForExit(Wait), first.Output);
     }
 
     private Task WriteAsync(string document)
