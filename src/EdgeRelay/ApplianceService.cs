@@ -1,5 +1,6 @@
 using System.Net;
 using EdgeRelay.Appliance.Cloud;
+using EdgeRelay.Appliance.Diagnostics;
 using EdgeRelay.Appliance.Leds;
 using EdgeRelay.Appliance.Status;
 using EdgeRelay.Appliance.Web;
@@ -23,6 +24,7 @@ internal sealed class ApplianceService(
     private RelayConfiguration _configuration = initialConfiguration;
     private ApplianceInfo _info = initialInfo;
     private Func<CloudStatus>? _cloud;
+    private Func<SelfCheckResult?>? _selfCheck;
     private RelayObserver? _observer;
     private StatusPage? _page;
     private ILedDriver? _ledDriver;
@@ -35,6 +37,16 @@ internal sealed class ApplianceService(
     {
         _cloud = cloud;
         _page?.Update(PageOptions(_configuration.Status!));
+    }
+
+    /// <summary>The page shows the self-check's last result from now on.</summary>
+    public void AttachSelfCheck(Func<SelfCheckResult?> selfCheck)
+    {
+        _selfCheck = selfCheck;
+        if (_configuration.Status is { } status)
+        {
+            _page?.Update(PageOptions(status));
+        }
     }
 
     /// <summary>
@@ -119,6 +131,7 @@ internal sealed class ApplianceService(
         ConfigurationSource = _info.ConfigurationSource,
         ConfigurationVersion = _configuration.Version,
         Cloud = _cloud,
+        SelfCheck = _selfCheck,
         IceServerUrls = _info.IceServerUrls,
     };
 

@@ -14,16 +14,13 @@ internal sealed record CloudStart(RelayConfiguration Bootstrap, RelayConfigurati
 
 /// <summary>
 /// Runs the <see cref="CloudPuller{T}"/> when the bootstrap file has a <c>cloud</c> section, and applies what
-/// it accepts to the running relay: the TURN core's options, listeners and stream limits through the
-/// engine (existing allocations stay), then LEDs, status page and log level through the appliance.
+/// it accepts to the running box through <see cref="RunningConfiguration"/>.
 /// </summary>
 internal sealed class CloudConfigurationService(
-    CloudStart start, RelayEngine engine, ApplianceService appliance, LogLevelSwitch logLevel, ILoggerFactory loggerFactory)
+    CloudStart start, RelayEngine engine, ApplianceService appliance, RunningConfiguration running, ILoggerFactory loggerFactory)
     : IHostedService, ICloudConfigurationSink<RelayConfiguration>
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger("EdgeRelay.Cloud");
-    private readonly Lock _applying = new();
-    private RelayConfiguration _running = start.Running;
     private readonly DateTimeOffset _startedAt = TimeProvider.System.GetUtcNow();
     private CloudPuller<RelayConfiguration>? _puller;
     private CloudReporter? _reporter;
@@ -35,13 +32,13 @@ internal sealed class CloudConfigurationService(
             return Task.CompletedTask;
         }
         var store = new LastKnownGoodStore(start.Bootstrap.StateDirectory);
-        _puller = new CloudPuller<RelayConfiguration>(cloud with { PollInterval = _running.Cloud?.PollInterval ?? cloud.PollInterval },
+        _puller = new CloudPuller<RelayConfiguration>(cloud with { PollInterval = running.Current.Cloud?.PollInterval ?? cloud.PollInterval },
             this, store, start.Initial, appliance.Model, TimeProvider.System, _logger);
         appliance.AttachCloud(() => _puller.Status);
         // F2: a box that has nothing to relay with (a bootstrap file with no listener) and whose cloud
         // document is refused has no good configuration at all; with one, it is only degraded (D6).
         _puller.Polled += status => appliance.Model.Set(StatusReasons.InvalidConfiguration,
-            status.LastOutcome == PollOutcome.Rejected && Volatile.Read(ref _running).Listeners.Count == 0);
+            status.LastOutcome == PollOutcome.Rejected && running.Current.Listeners.Count == 0);
         if (cloud.ReportUrl is not null)
         {
             _reporter = new CloudReporter(cloud, Report, _logger);
@@ -88,42 +85,20 @@ internal sealed class CloudConfigurationService(
         }
     }
 
-    /// <summary>
-    /// The relay first: its change is all-or-nothing (a listener that cannot be bound or a certificate
-    /// that cannot be loaded leaves it as it was). Then the appliance, whose parts report their own trouble
-    /// and never undo a relay change.
-    /// </summary>
+    /// <summary>A section that cannot change live is said to wait for the next start; the rest is applied, all or nothing.</summary>
     public void Apply(CloudCandidate<RelayConfiguration> candidate)
     {
-        lock (_applying)
+        if (candidate.Configuration.Engine != running.Current.Engine)
         {
-            RelayConfiguration next = candidate.Configuration;
-            if (next.Engine != _running.Engine)
-            {
-                CloudServiceLog.NeedsRestart(_logger, "engine", candidate.Version);
-            }
-            IReadOnlyCollection<IPAddress> localAddresses = TurnOptionsFactory.GetLocalAddresses();
-            var turnOptions = TurnOptionsFactory.Create(next, localAddresses);
-            try
-            {
-                engine.Reconfigure(turnOptions, TurnOptionsFactory.CreateListeners(next), TurnOptionsFactory.CreateStreamLimits(next));
-            }
-            catch (ListenerBindException e)
-            {
-                throw new CloudDocumentException(e.Message);
-            }
-            // The relay runs the new configuration from here on, whatever the appliance's parts make of it.
-            _running = next;
-            logLevel.Level = next.LogLevel;
-            try
-            {
-                appliance.Apply(next, new ApplianceInfo("cloud",
-                    ApplianceInfo.IceServerUrlsFor(next, turnOptions.AdvertisedRelayAddressIPv4 ?? turnOptions.AdvertisedRelayAddressIPv6!)));
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                CloudServiceLog.ApplianceApplyFailed(_logger, candidate.Version, e);
-            }
+            CloudServiceLog.NeedsRestart(_logger, "engine", candidate.Version);
+        }
+        try
+        {
+            running.Apply(candidate.Configuration, "cloud");
+        }
+        catch (ListenerBindException e)
+        {
+            throw new CloudDocumentException(e.Message);
         }
     }
 }
@@ -133,8 +108,4 @@ internal static partial class CloudServiceLog
     [LoggerMessage(EventId = 30, Level = LogLevel.Warning,
         Message = "configuration version {Version} changes the {Section} section: that takes effect at the next start")]
     public static partial void NeedsRestart(ILogger logger, string section, long version);
-
-    [LoggerMessage(EventId = 31, Level = LogLevel.Error,
-        Message = "configuration version {Version} is applied to the relay, but the appliance (LEDs, status page) could not follow")]
-    public static partial void ApplianceApplyFailed(ILogger logger, long version, Exception exception);
 }

@@ -10,6 +10,9 @@ internal static partial class ProgramLog
     [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "relay.externalAddress is not set: advertising {Address}, this host's first address. Set it when clients reach the relay through NAT.")]
     public static partial void AdvertisingDetectedAddress(ILogger logger, string address);
 
+    [LoggerMessage(EventId = 7, Level = LogLevel.Information, Message = "relay.externalAddress is \"auto\": advertising {Address}, this host's address, until the self-check finds the public address")]
+    public static partial void AdvertisingUntilSelfCheck(ILogger logger, string address);
+
     [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "No credential is configured (auth.users, auth.sharedSecrets): every Allocate will be refused.")]
     public static partial void NoCredentials(ILogger logger);
 

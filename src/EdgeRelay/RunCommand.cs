@@ -69,7 +69,9 @@ internal static class RunCommand
             ApplianceInfo.IceServerUrlsFor(configuration, turnOptions.AdvertisedRelayAddressIPv4 ?? turnOptions.AdvertisedRelayAddressIPv6!)));
         builder.Services.AddSingleton<ApplianceService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ApplianceService>());
+        builder.Services.AddSingleton<RunningConfiguration>();
         builder.Services.AddHostedService<CloudConfigurationService>();
+        builder.Services.AddHostedService<SelfCheckService>();
         AddSystemd(builder.Services, engineHolder);
         using IHost host = builder.Build();
 
@@ -97,7 +99,11 @@ internal static class RunCommand
         }
         engineHolder.Engine = engine;
 
-        if (configuration.Relay.ExternalAddress is null && turnOptions.AdvertisedRelayAddressIPv4!.Equals(configuration.Relay.Address) is false)
+        if (configuration.Relay.ExternalAddressAuto)
+        {
+            ProgramLog.AdvertisingUntilSelfCheck(logger, turnOptions.AdvertisedRelayAddressIPv4!.ToString());
+        }
+        else if (configuration.Relay.ExternalAddress is null && turnOptions.AdvertisedRelayAddressIPv4!.Equals(configuration.Relay.Address) is false)
         {
             ProgramLog.AdvertisingDetectedAddress(logger, turnOptions.AdvertisedRelayAddressIPv4.ToString());
         }

@@ -75,6 +75,20 @@ public sealed record NatBehaviorOptions
     /// </summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// The local address every test port is bound to; null binds the unspecified address (the kernel's route
+    /// picks the source). The box's self-check binds the relay's address, so its datagrams leave the way
+    /// relayed ones do.
+    /// </summary>
+    public IPAddress? LocalAddress { get; init; }
+
+    /// <summary>
+    /// Local ports to take the test ports from, when free; null lets the kernel pick. The self-check takes
+    /// them from the relay's port range: a NAT may treat that range (forwarded, or mapped 1:1) unlike the
+    /// kernel's ephemeral ports, and what matters is how it treats relayed addresses.
+    /// </summary>
+    public (int Min, int Max)? LocalPorts { get; init; }
+
     /// <summary>RFC 5780 §4.6: measure the binding lifetime up to this long; null leaves it out (it is slow by nature).</summary>
     public TimeSpan? LifetimeMax { get; init; }
 }

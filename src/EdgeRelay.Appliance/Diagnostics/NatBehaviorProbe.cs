@@ -44,14 +44,19 @@ public sealed class NatBehaviorProbe
         }
     }
 
+    /// <summary>A fresh local port where the options say (the relay's address and port range for the box's self-check).</summary>
+    private NatBehaviorSocket Open(AddressFamily family) => NatBehaviorSocket.Open(family, _options.LocalAddress, _options.LocalPorts, _cancellation);
+
     private void Add(string name, string value, string detail) => _findings.Add(new NatFinding(name, value, detail));
 
-    private NatBehaviorReport Report(bool udpWorks, string? mapped = null, NatMapping mapping = NatMapping.Unknown,
+    private NatBehaviorReport Report(bool udpWorks, TransportAddress? mapped = null, bool? behindNat = null, NatMapping mapping = NatMapping.Unknown,
         NatFiltering filtering = NatFiltering.Unknown, bool? hairpinning = null, bool? portPreserved = null) => new()
     {
         Servers = string.Join(", ", _options.Servers),
         UdpWorks = udpWorks,
-        MappedAddress = mapped,
+        MappedAddress = mapped?.ToString(),
+        MappedIPAddress = mapped?.ToIPAddress(),
+        BehindNat = behindNat,
         Mapping = mapping,
         Filtering = filtering,
         Hairpinning = hairpinning,
@@ -68,7 +73,7 @@ public sealed class NatBehaviorProbe
         }
         IPEndPoint? second = _options.Servers.Count > 1 ? await ResolveAsync(_options.Servers[1], primary.AddressFamily).ConfigureAwait(false) : null;
 
-        using NatBehaviorSocket main = NatBehaviorSocket.Open(primary.AddressFamily, _cancellation);
+        using NatBehaviorSocket main = Open(primary.AddressFamily);
         // RFC 5780 §4.2, test I: a plain Binding request; an answer means UDP gets through to the server and back.
         NatAnswer? test1 = await main.BindingAsync(primary, Timeout).ConfigureAwait(false);
         if (test1 is null)
@@ -86,7 +91,7 @@ public sealed class NatBehaviorProbe
             return Report(udpWorks: true);
         }
 
-        IPAddress local = RouteSource(primary);
+        IPAddress local = _options.LocalAddress is { } bound && !bound.Equals(IPAddress.Any) && !bound.Equals(IPAddress.IPv6Any) ? bound : RouteSource(primary);
         bool behindNat = !(mapped.ToIPAddress().Equals(local) && mapped.Port == main.LocalPort);
         Add(NatBehaviorReport.UdpLine, "yes", $"test I, RFC 5780 §4.2: {primary} answered, mapped address {mapped}");
         Add(NatBehaviorReport.NatLine, behindNat ? "behind a NAT" : "no NAT", behindNat
@@ -105,7 +110,7 @@ public sealed class NatBehaviorProbe
         Add(NatBehaviorReport.PortLine, portPreserved ? "preserved" : "not preserved", $"local port {main.LocalPort}, mapped port {mapped.Port}");
 
         await LifetimeAsync(primary).ConfigureAwait(false);
-        return Report(udpWorks: true, mapped.ToString(), mapping, filtering, hairpinning, portPreserved);
+        return Report(udpWorks: true, mapped, behindNat, mapping, filtering, hairpinning, portPreserved);
     }
 
     /// <summary>
@@ -203,7 +208,7 @@ public sealed class NatBehaviorProbe
     /// </summary>
     private async Task<NatFiltering> FilteringAsync(IPEndPoint primary, TransportAddress other)
     {
-        using NatBehaviorSocket socket = NatBehaviorSocket.Open(primary.AddressFamily, _cancellation);
+        using NatBehaviorSocket socket = Open(primary.AddressFamily);
         if ((await socket.BindingAsync(primary, Timeout).ConfigureAwait(false))?.Mapped is null)
         {
             return FilteringUnknown($"test I from a second local port got no answer from {primary}");
@@ -256,7 +261,7 @@ public sealed class NatBehaviorProbe
     /// </summary>
     private async Task<bool?> HairpinningAsync(NatBehaviorSocket first, IPEndPoint primary, TransportAddress firstMapped)
     {
-        using NatBehaviorSocket second = NatBehaviorSocket.Open(primary.AddressFamily, _cancellation);
+        using NatBehaviorSocket second = Open(primary.AddressFamily);
         if ((await second.BindingAsync(primary, Timeout).ConfigureAwait(false))?.Mapped is not { } secondMapped)
         {
             Add(NatBehaviorReport.HairpinningLine, "unknown", $"a second local port got no mapped address from {primary}");
@@ -299,7 +304,7 @@ public sealed class NatBehaviorProbe
             Add(NatBehaviorReport.LifetimeLine, "not measured", "RFC 5780 §4.6 is slow by nature; ask with --lifetime");
             return;
         }
-        using NatBehaviorSocket y = NatBehaviorSocket.Open(primary.AddressFamily, _cancellation);
+        using NatBehaviorSocket y = Open(primary.AddressFamily);
         NatAnswer? check = await y.BindingAsync(primary, Timeout).ConfigureAwait(false);
         if (check?.Mapped is not { } yMapped
             || (await y.BindingAsync(primary, Timeout, responsePort: yMapped.Port).ConfigureAwait(false)) is not { IsSuccess: true })
@@ -315,7 +320,7 @@ public sealed class NatBehaviorProbe
         waits.Add(max);
         (TimeSpan Wait, bool? Alive)[] trials = await Task.WhenAll(waits.Select(async wait =>
         {
-            using NatBehaviorSocket x = NatBehaviorSocket.Open(primary.AddressFamily, _cancellation);
+            using NatBehaviorSocket x = Open(primary.AddressFamily);
             if ((await x.BindingAsync(primary, Timeout).ConfigureAwait(false))?.Mapped is not { } xMapped)
             {
                 return (wait, (bool?)null);

@@ -53,6 +53,12 @@ public sealed record NatBehaviorReport
     /// <summary>Test I's mapped address; null when the tests could not run.</summary>
     public string? MappedAddress { get; init; }
 
+    /// <summary>The address of <see cref="MappedAddress"/>: the public address, seen from the server.</summary>
+    public System.Net.IPAddress? MappedIPAddress { get; init; }
+
+    /// <summary>The mapped address is not this host's own address and port; null when the tests could not run.</summary>
+    public bool? BehindNat { get; init; }
+
     /// <summary>The tests ran: test I got a mapped address.</summary>
     public bool Completed => MappedAddress is not null;
 

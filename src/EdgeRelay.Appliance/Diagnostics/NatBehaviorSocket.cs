@@ -21,15 +21,49 @@ internal sealed class NatBehaviorSocket : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly CancellationToken _cancellation;
 
-    private NatBehaviorSocket(AddressFamily family, CancellationToken cancellation)
+    /// <summary>Tries at a random free port of the range before letting the kernel pick one.</summary>
+    private const int PortAttempts = 16;
+
+    private NatBehaviorSocket(AddressFamily family, IPAddress? localAddress, (int Min, int Max)? localPorts, CancellationToken cancellation)
     {
         _cancellation = cancellation;
         _socket = new Socket(family, SocketType.Dgram, ProtocolType.Udp);
-        _socket.Bind(new IPEndPoint(family == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0));
+        try
+        {
+            IPAddress address = localAddress is not null && localAddress.AddressFamily == family ? localAddress
+                : family == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any;
+            Bind(address, localPorts);
+        }
+        catch
+        {
+            _socket.Dispose();
+            throw;
+        }
         _ = Task.Run(ReceiveLoopAsync, CancellationToken.None);
     }
 
-    public static NatBehaviorSocket Open(AddressFamily family, CancellationToken cancellation) => new(family, cancellation);
+    public static NatBehaviorSocket Open(AddressFamily family, IPAddress? localAddress, (int Min, int Max)? localPorts, CancellationToken cancellation) =>
+        new(family, localAddress, localPorts, cancellation);
+
+    private void Bind(IPAddress address, (int Min, int Max)? ports)
+    {
+        if (ports is { } range)
+        {
+            for (int attempt = 0; attempt < PortAttempts; attempt++)
+            {
+                try
+                {
+                    _socket.Bind(new IPEndPoint(address, RandomNumberGenerator.GetInt32(range.Min, range.Max + 1)));
+                    return;
+                }
+                catch (SocketException e) when (e.SocketErrorCode is SocketError.AddressAlreadyInUse or SocketError.AccessDenied)
+                {
+                    // Taken (by a relayed address, most likely): another one.
+                }
+            }
+        }
+        _socket.Bind(new IPEndPoint(address, 0));
+    }
 
     public int LocalPort => ((IPEndPoint)_socket.LocalEndPoint!).Port;
 

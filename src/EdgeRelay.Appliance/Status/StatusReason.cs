@@ -48,9 +48,18 @@ public static class StatusReasons
     public static readonly StatusReason ConfigurationRejected = new("D6-configuration-rejected", Severity.Degraded, 0,
         "the cloud's newest configuration was refused (signature, key, version, validation) or could not be applied: running on the last good one");
 
+    // The self-check (selfCheck, RFC 5780): what the network in front of the box does to relayed addresses.
+    public static readonly StatusReason ExternalAddressMismatch = new("D7-external-address-mismatch", Severity.Degraded, 0,
+        "the relay advertises another address than the public one its self-check found: clients get relayed addresses that peers cannot reach (set relay.externalAddress)");
+    public static readonly StatusReason NatUnsuitable = new("D8-nat-unsuitable", Severity.Degraded, 0,
+        "the NAT in front of the relay maps each destination to another port (\"symmetric\"): relayed addresses do not work from outside without a 1:1 mapping or port forwarding of the relay's ports");
+    public static readonly StatusReason PublicAddressUnverified = new("D9-public-address-unverified", Severity.Degraded, 0,
+        "the self-check could not establish the public address: its STUN servers did not answer, or (with externalAddress \"auto\") the NAT's mapping behaviour is unknown");
+
     public static IReadOnlyList<StatusReason> All { get; } =
     [
         NoListener, InvalidConfiguration, TlsCertificateUnusable, RelayLoopStalled,
         ConfigurationStale, CloudUnreachable, CertificateExpiring, QuotaNearlyFull, NeedsConfiguration, ConfigurationRejected,
+        ExternalAddressMismatch, NatUnsuitable, PublicAddressUnverified,
     ];
 }

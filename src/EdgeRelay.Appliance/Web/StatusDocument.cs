@@ -24,7 +24,19 @@ public sealed record StatusDocument
     public required IReadOnlyList<IceServerDocument> IceServers { get; init; }
     public required IReadOnlyList<CertificateDocument> Certificates { get; init; }
     public required IReadOnlyList<string> LastErrors { get; init; }
+
+    /// <summary>The self-check of the network in front of the box; null when <c>selfCheck</c> is not configured.</summary>
+    public SelfCheckDocument? SelfCheck { get; init; }
 }
+
+/// <summary>
+/// The last self-check (null <see cref="CheckedAt"/> before the first one ends): its verdict, what to change,
+/// the public address the STUN servers saw, the address the relay advertises now, and the probe's findings.
+/// </summary>
+public sealed record SelfCheckDocument(DateTimeOffset? CheckedAt, string Verdict, IReadOnlyList<string> Advice, string? PublicAddress,
+    string? AdvertisedAddress, string? Mapping, string? Filtering, string? Servers, IReadOnlyList<FindingDocument> Findings);
+
+public sealed record FindingDocument(string Name, string Value, string Detail);
 
 public sealed record ReasonDocument(string Code, string Severity, int BlinkCode, string Summary);
 

@@ -32,6 +32,9 @@ public sealed record StatusPageOptions
 
     /// <summary>The cloud puller's state, read on every request; null when the box has no cloud section.</summary>
     public Func<CloudStatus>? Cloud { get; init; }
+
+    /// <summary>The self-check's last result, read on every request; null when the box runs none.</summary>
+    public Func<SelfCheckResult?>? SelfCheck { get; init; }
     public IReadOnlyList<string> IceServerUrls { get; init; } = [];
 
     /// <summary>Names besides IP literals and localhost that the page answers to in the Host header.</summary>
@@ -264,7 +267,24 @@ public sealed class StatusPage : IAsyncDisposable
             Certificates = _engine.Certificates.Select(c => new CertificateDocument(c.Certificate.Subject,
                 c.Certificate.NotAfter.ToUniversalTime(), Math.Round((c.Certificate.NotAfter.ToUniversalTime() - now.UtcDateTime).TotalDays, 1))).ToList(),
             LastErrors = _errors.Snapshot(),
+            SelfCheck = DescribeSelfCheck(options, _engine.Server.Options.AdvertisedRelayAddressIPv4?.ToString()),
         };
+    }
+
+    private static SelfCheckDocument? DescribeSelfCheck(StatusPageOptions options, string? advertised)
+    {
+        if (options.SelfCheck is null)
+        {
+            return null;
+        }
+        if (options.SelfCheck() is not { } result)
+        {
+            return new SelfCheckDocument(null, "the first check is running", [], null, advertised, null, null, null, []);
+        }
+        NatBehaviorReport report = result.Report;
+        return new SelfCheckDocument(result.CheckedAt, result.Verdict, result.Advice, result.PublicAddress?.ToString(), advertised,
+            NatBehaviorReport.Term(report.Mapping), NatBehaviorReport.Term(report.Filtering), report.Servers,
+            report.Findings.Select(f => new FindingDocument(f.Name, f.Value, f.Detail)).ToList());
     }
 
     private static ConfigurationDocument DescribeConfiguration(StatusPageOptions options)

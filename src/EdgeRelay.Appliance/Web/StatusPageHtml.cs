@@ -80,6 +80,13 @@ internal static class StatusPageHtml
     <tr><td>Cloud</td><td id="cloud"></td></tr>
     <tr><td>Certificates</td><td id="certificates"></td></tr>
   </table></section>
+  <section id="selfcheck-section"><h2>Network self-check</h2><table>
+    <tr><td>Verdict</td><td id="selfcheck"></td></tr>
+    <tr><td>Public address</td><td id="public-address"></td></tr>
+    <tr><td>Advertised</td><td id="advertised"></td></tr>
+    <tr><td>NAT</td><td id="nat"></td></tr>
+    <tr><td>Checked</td><td id="checked"></td></tr>
+  </table><ul id="advice"></ul></section>
   <section><h2>iceServers for WebRTC apps</h2><pre id="ice"></pre></section>
   <section><h2>Last warnings and errors</h2><ul id="errors"></ul></section>
   <section><h2>Actions</h2>
@@ -142,6 +149,16 @@ async function refresh() {
     text('certificates', s.certificates.length ? s.certificates.map(c => `${c.subject}: ${c.daysLeft} days left`).join('; ') : 'none (no TLS listener)');
     text('ice', JSON.stringify(s.iceServers.map(i => ({ urls: i.urls, username: '…', credential: '…' })), null, 2));
     list('errors', s.lastErrors.length ? s.lastErrors : ['none']);
+    const sc = s.selfCheck;
+    $('selfcheck-section').hidden = !sc;
+    if (sc) {
+      text('selfcheck', sc.verdict);
+      text('public-address', sc.publicAddress || 'unknown');
+      text('advertised', sc.advertisedAddress || '');
+      text('nat', sc.mapping ? `${sc.mapping}, ${sc.filtering}` : '');
+      text('checked', sc.checkedAt ? `${new Date(sc.checkedAt).toLocaleString()} against ${sc.servers}` : 'not yet');
+      list('advice', sc.advice);
+    }
   } catch (e) {
     $('health').className = 'Fault'; text('health', 'unreachable');
   }

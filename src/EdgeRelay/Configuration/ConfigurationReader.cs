@@ -1,4 +1,5 @@
 using EdgeRelay.Appliance.Cloud;
+using EdgeRelay.Appliance.Diagnostics;
 using EdgeRelay.Appliance.Leds;
 using System.Globalization;
 using System.Security.Cryptography;
@@ -71,7 +72,7 @@ public static class ConfigurationReader
     private static RelayConfiguration Read(JsonElement root, ConfigurationOrigin origin, out CloudOverrides overrides)
     {
         var top = new JsonSection(root, "", "realm", "listeners", "relay", "auth", "peers", "status", "leds", "limits", "engine", "stateDirectory", "logLevel",
-            "version", "cloud", "natDiscovery");
+            "version", "cloud", "natDiscovery", "selfCheck");
         overrides = new CloudOverrides(null, null);
         CloudOptions? cloud = null;
         if (top.TryGet("cloud", out JsonElement cloudElement))
@@ -110,6 +111,12 @@ public static class ConfigurationReader
         EngineSection engine = top.TryGet("engine", out JsonElement engineElement) ? ReadEngine(engineElement) : new EngineSection();
         LedOptions leds = top.TryGet("leds", out JsonElement ledsElement) ? ReadLeds(ledsElement) : new LedOptions();
         NatDiscoverySection natDiscovery = top.TryGet("natDiscovery", out JsonElement natElement) ? ReadNatDiscovery(natElement, listeners) : new NatDiscoverySection();
+        SelfCheckSection selfCheck = top.TryGet("selfCheck", out JsonElement selfCheckElement) ? ReadSelfCheck(selfCheckElement) : new SelfCheckSection();
+        if (relay.ExternalAddressAuto && !selfCheck.Enabled)
+        {
+            throw new ConfigurationException(
+                "relay.externalAddress: \"auto\" needs selfCheck.stunServers: the public address is what those STUN servers see, e.g. \"selfCheck\": { \"stunServers\": [\"stun.example.net:3478\"] }");
+        }
 
         string stateDirectory = top.GetString("stateDirectory") ?? "/var/lib/edgerelay";
         if (!Path.IsPathFullyQualified(stateDirectory))
@@ -139,6 +146,7 @@ public static class ConfigurationReader
             Limits = limits,
             Engine = engine,
             NatDiscovery = natDiscovery,
+            SelfCheck = selfCheck,
             Leds = leds,
             StateDirectory = stateDirectory,
             LogLevel = logLevel,
@@ -305,7 +313,8 @@ public static class ConfigurationReader
         var relay = new RelaySection
         {
             Address = ReadRelayAddress(section, "address", AddressFamily.InterNetwork) ?? IPAddress.Any,
-            ExternalAddress = ReadExternalAddress(section, "externalAddress", AddressFamily.InterNetwork),
+            ExternalAddressAuto = section.GetString("externalAddress") == "auto",
+            ExternalAddress = section.GetString("externalAddress") == "auto" ? null : ReadExternalAddress(section, "externalAddress", AddressFamily.InterNetwork),
             Ipv6Address = ReadRelayAddress(section, "ipv6Address", AddressFamily.InterNetworkV6),
             Ipv6ExternalAddress = ReadExternalAddress(section, "ipv6ExternalAddress", AddressFamily.InterNetworkV6),
         };
@@ -346,6 +355,10 @@ public static class ConfigurationReader
 
     private static IPAddress? ReadExternalAddress(JsonSection section, string key, AddressFamily family)
     {
+        if (family == AddressFamily.InterNetwork && section.GetString(key) is { } text && !IsStrictAddress(text))
+        {
+            throw section.Invalid(key, text, "an IPv4 address such as \"203.0.113.7\", or \"auto\" (the public address the self-check finds)");
+        }
         IPAddress? address = ReadRelayAddress(section, key, family);
         if (address is not null && (address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any)))
         {
@@ -538,6 +551,28 @@ public static class ConfigurationReader
     /// came in on; the alternate address and port make the other three endpoints (§6.1 Table 1), none of which
     /// may be a listener already.
     /// </summary>
+    private static SelfCheckSection ReadSelfCheck(JsonElement element)
+    {
+        var section = new JsonSection(element, "selfCheck", "stunServers", "intervalSeconds", "timeoutSeconds");
+        var servers = new List<StunServerAddress>();
+        IReadOnlyList<string> texts = section.GetStringArray("stunServers");
+        for (int i = 0; i < texts.Count; i++)
+        {
+            if (!StunServerAddress.TryParse(texts[i], out StunServerAddress? server, out string error))
+            {
+                throw new ConfigurationException($"selfCheck.stunServers[{i}]: {error}");
+            }
+            servers.Add(server!);
+        }
+        return new SelfCheckSection
+        {
+            StunServers = servers,
+            // Each check sends a few dozen datagrams: every 30 s at the most often, once a day at the least.
+            IntervalSeconds = section.GetInt32("intervalSeconds", 30, 86400) ?? 900,
+            TimeoutSeconds = section.GetInt32("timeoutSeconds", 1, 30) ?? 2,
+        };
+    }
+
     private static NatDiscoverySection ReadNatDiscovery(JsonElement element, IReadOnlyList<ListenerConfiguration> listeners)
     {
         var section = new JsonSection(element, "natDiscovery", "enabled", "alternateAddress", "alternatePort");

@@ -22,6 +22,9 @@ public sealed record RelayConfiguration
 
     /// <summary>NAT behaviour discovery (RFC 5780) on UDP; off unless configured.</summary>
     public NatDiscoverySection NatDiscovery { get; init; } = new();
+
+    /// <summary>The box's check of the network in front of it; off unless STUN servers are named.</summary>
+    public SelfCheckSection SelfCheck { get; init; } = new();
     public string StateDirectory { get; init; } = "/var/lib/edgerelay";
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
 
@@ -59,6 +62,9 @@ public sealed record RelaySection
 {
     public IPAddress Address { get; init; } = IPAddress.Any;
     public IPAddress? ExternalAddress { get; init; }
+
+    /// <summary><c>externalAddress: "auto"</c>: the public address the self-check finds, when the NAT's mapping makes it right.</summary>
+    public bool ExternalAddressAuto { get; init; }
 
     /// <summary>Where IPv6 relayed addresses are bound; null: no IPv6 relaying.</summary>
     public IPAddress? Ipv6Address { get; init; }
@@ -140,4 +146,24 @@ public sealed record NatDiscoverySection
 
     /// <summary>The second port, with <see cref="AlternateAddress"/>; 0 without.</summary>
     public int AlternatePort { get; init; }
+}
+
+/// <summary>
+/// The self-check: the NAT behaviour probe (RFC 5780) run from <c>relay.address</c> at start and every
+/// interval against these STUN servers, to find the public address and the NAT's mapping behaviour.
+/// </summary>
+public sealed record SelfCheckSection
+{
+    /// <summary>None: no self-check.</summary>
+    public IReadOnlyList<EdgeRelay.Appliance.Diagnostics.StunServerAddress> StunServers { get; init; } = [];
+    public int IntervalSeconds { get; init; } = 900;
+    public int TimeoutSeconds { get; init; } = 2;
+
+    public bool Enabled => StunServers.Count > 0;
+
+    // A record's own equality compares the list by reference: two documents that name the same servers are the same section.
+    public bool Equals(SelfCheckSection? other) => other is not null && StunServers.SequenceEqual(other.StunServers)
+        && IntervalSeconds == other.IntervalSeconds && TimeoutSeconds == other.TimeoutSeconds;
+
+    public override int GetHashCode() => HashCode.Combine(StunServers.Count, IntervalSeconds, TimeoutSeconds);
 }

@@ -11,10 +11,15 @@ namespace EdgeRelay.Configuration;
 /// <summary>Turns a validated configuration into the core's options, adding what only this host knows.</summary>
 public static class TurnOptionsFactory
 {
-    public static TurnServerOptions Create(RelayConfiguration configuration, IReadOnlyCollection<IPAddress> localAddresses)
+    /// <param name="detectedExternalAddress">
+    /// With <c>relay.externalAddress: "auto"</c>, the public address the self-check found and vouched for;
+    /// until it has, the relay advertises its own address as when externalAddress is not set.
+    /// </param>
+    public static TurnServerOptions Create(RelayConfiguration configuration, IReadOnlyCollection<IPAddress> localAddresses,
+        IPAddress? detectedExternalAddress = null)
     {
         RelaySection relay = configuration.Relay;
-        IPAddress advertised = relay.ExternalAddress ?? ChooseAdvertisedAddress(relay.Address, localAddresses);
+        IPAddress advertised = AdvertisedAddress(relay, localAddresses, detectedExternalAddress);
         IPAddress? advertisedIPv6 = relay.Ipv6Address is null
             ? null
             : relay.Ipv6ExternalAddress ?? ChooseAdvertisedAddress(relay.Ipv6Address, localAddresses);
@@ -94,6 +99,12 @@ public static class TurnOptionsFactory
         MaxBufferedBytes = configuration.Limits.MaxBufferedBytesPerConnection,
         TlsHandshakeTimeout = TimeSpan.FromSeconds(configuration.Limits.TlsHandshakeSeconds),
     };
+
+    /// <summary>The IPv4 address relayed transport addresses are advertised on (XOR-RELAYED-ADDRESS, RFC 8656 §7.3).</summary>
+    public static IPAddress AdvertisedAddress(RelaySection relay, IReadOnlyCollection<IPAddress> localAddresses, IPAddress? detectedExternalAddress = null) =>
+        relay.ExternalAddress
+        ?? (relay.ExternalAddressAuto ? detectedExternalAddress : null)
+        ?? ChooseAdvertisedAddress(relay.Address, localAddresses);
 
     /// <summary>
     /// With relay.address unspecified and no externalAddress, the relayed address advertised is this
