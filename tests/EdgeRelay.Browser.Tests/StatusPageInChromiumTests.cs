@@ -115,5 +115,52 @@ public sealed class StatusPageInChromiumTests(Chromium chromium) : IClassFixture
         Assert.True(relay.WaitForExit(TimeSpan.FromSeconds(20)), relay.Output);
     }
 
+    [Fact]
+    public async Task The_self_check_panel_says_what_is_wrong_with_the_external_address_and_what_to_change()
+    {
+        // The box checks itself against its own listener: no NAT on loopback, so the public address it
+        // finds is 127.0.0.1, and the configured externalAddress is wrong.
+        int port = Ports.FreeUdpPort();
+        int statusPort = Ports.FreeUdpPort();
+        (int first, int last) = Ports.RelayRange();
+        string config = Path.Combine(_directory, "self-check.json");
+        File.WriteAllText(config, $$"""
+            {
+              "listeners": [{ "transport": "udp", "endpoint": "127.0.0.1:{{port}}" }],
+              "relay": { "address": "127.0.0.1", "externalAddress": "198.51.100.9", "portRange": "{{first}}-{{last}}" },
+              "auth": { "users": { "{{RunningRelay.User}}": "{{RunningRelay.Password}}" } },
+              "status": { "endpoint": "127.0.0.1:{{statusPort}}" },
+              "selfCheck": { "stunServers": ["127.0.0.1:{{port}}"], "timeoutSeconds": 1 },
+              "stateDirectory": "{{Path.Combine(_directory, "state")}}"
+            }
+            """);
+        using var relay = ExternalProcess.Start(AotBinary.Path, "run", "--config", config);
+        Assert.True(relay.WaitForOutput("Status page on", TimeSpan.FromSeconds(20)), relay.Output);
+
+        await using IBrowserContext context = await chromium.Browser.NewContextAsync();
+        IPage page = await context.NewPageAsync();
+        var errors = new List<string>();
+        page.PageError += (_, error) => errors.Add(error);
+        await page.GotoAsync($"http://127.0.0.1:{statusPort}/");
+
+        await Assertions.Expect(page.Locator("#selfcheck")).ToContainTextAsync("D7-external-address-mismatch", new() { Timeout = 30_000 });
+        await Assertions.Expect(page.Locator("#health")).ToHaveTextAsync("Degraded");
+        await Assertions.Expect(page.Locator("#led-amber")).ToHaveClassAsync(new System.Text.RegularExpressions.Regex(@"\bon\b"));
+        await Assertions.Expect(page.Locator("#reasons")).ToContainTextAsync("D7-external-address-mismatch");
+        await Assertions.Expect(page.Locator("#public-address")).ToHaveTextAsync("127.0.0.1");
+        await Assertions.Expect(page.Locator("#advertised")).ToHaveTextAsync("198.51.100.9");
+        await Assertions.Expect(page.Locator("#advice")).ToContainTextAsync("set relay.externalAddress to \"127.0.0.1\"");
+        await Assertions.Expect(page.Locator("#checked")).ToContainTextAsync($"against 127.0.0.1:{port}");
+        await page.ScreenshotAsync(new PageScreenshotOptions
+        {
+            Path = Path.Combine(AppContext.BaseDirectory, "browser-interop", "status-page-self-check.png"),
+            FullPage = true,
+        });
+
+        Assert.Empty(errors);
+        relay.Signal("TERM");
+        Assert.True(relay.WaitForExit(TimeSpan.FromSeconds(20)), relay.Output);
+    }
+
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 }
