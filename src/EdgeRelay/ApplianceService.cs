@@ -24,7 +24,7 @@ internal sealed class ApplianceService(
     private RelayConfiguration _configuration = initialConfiguration;
     private ApplianceInfo _info = initialInfo;
     private Func<CloudStatus>? _cloud;
-    private Func<SelfCheckResult?>? _selfCheck;
+    private Func<SelfCheckRunner?>? _selfCheck;
     private RelayObserver? _observer;
     private StatusPage? _page;
     private ILedDriver? _ledDriver;
@@ -39,8 +39,8 @@ internal sealed class ApplianceService(
         _page?.Update(PageOptions(_configuration.Status!));
     }
 
-    /// <summary>The page shows the self-check's last result from now on.</summary>
-    public void AttachSelfCheck(Func<SelfCheckResult?> selfCheck)
+    /// <summary>The page shows the running self-check's last result from now on, and can ask it for one at once.</summary>
+    public void AttachSelfCheck(Func<SelfCheckRunner?> selfCheck)
     {
         _selfCheck = selfCheck;
         if (_configuration.Status is { } status)

@@ -20,7 +20,7 @@ internal sealed class SelfCheckService(RunningConfiguration running, ApplianceSe
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        appliance.AttachSelfCheck(() => Volatile.Read(ref _runner)?.Last);
+        appliance.AttachSelfCheck(() => Volatile.Read(ref _runner));
         running.Applied += applied => _ = FollowAsync();
         return FollowAsync();
     }

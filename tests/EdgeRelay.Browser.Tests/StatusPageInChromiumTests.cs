@@ -118,6 +118,7 @@ public sealed class StatusPageInChromiumTests(Chromium chromium) : IClassFixture
     [Fact]
     public async Task The_self_check_panel_says_what_is_wrong_with_the_external_address_and_what_to_change()
     {
+        const string Token = "admin-token-for-the-browser-test";
         // The box checks itself against its own listener: no NAT on loopback, so the public address it
         // finds is 127.0.0.1, and the configured externalAddress is wrong.
         int port = Ports.FreeUdpPort();
@@ -129,7 +130,7 @@ public sealed class StatusPageInChromiumTests(Chromium chromium) : IClassFixture
               "listeners": [{ "transport": "udp", "endpoint": "127.0.0.1:{{port}}" }],
               "relay": { "address": "127.0.0.1", "externalAddress": "198.51.100.9", "portRange": "{{first}}-{{last}}" },
               "auth": { "users": { "{{RunningRelay.User}}": "{{RunningRelay.Password}}" } },
-              "status": { "endpoint": "127.0.0.1:{{statusPort}}" },
+              "status": { "endpoint": "127.0.0.1:{{statusPort}}", "adminToken": "{{Token}}" },
               "selfCheck": { "stunServers": ["127.0.0.1:{{port}}"], "timeoutSeconds": 1 },
               "stateDirectory": "{{Path.Combine(_directory, "state")}}"
             }
@@ -151,6 +152,12 @@ public sealed class StatusPageInChromiumTests(Chromium chromium) : IClassFixture
         await Assertions.Expect(page.Locator("#advertised")).ToHaveTextAsync("198.51.100.9");
         await Assertions.Expect(page.Locator("#advice")).ToContainTextAsync("set relay.externalAddress to \"127.0.0.1\"");
         await Assertions.Expect(page.Locator("#checked")).ToContainTextAsync($"against 127.0.0.1:{port}");
+
+        // After a fix, the admin need not wait for the next interval: the check runs at once.
+        await page.FillAsync("#token", Token);
+        await page.ClickAsync("#check-network");
+        await Assertions.Expect(page.Locator("#action-result")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex("^D7-external-address-mismatch: no NAT"),
+            new() { Timeout = 30_000 });
         await page.ScreenshotAsync(new PageScreenshotOptions
         {
             Path = Path.Combine(AppContext.BaseDirectory, "browser-interop", "status-page-self-check.png"),

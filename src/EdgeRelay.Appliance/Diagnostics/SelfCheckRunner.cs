@@ -156,11 +156,15 @@ public sealed class SelfCheckRunner : IAsyncDisposable
         {
             await _loop.ConfigureAwait(false);
         }
+        // A check of the page's that is past its probe finishes first; none starts after (the semaphore stays
+        // taken, and a waiter's token is cancelled), so nothing raises a reason after they are cleared.
+        await _checking.WaitAsync().ConfigureAwait(false);
         foreach (StatusReason reason in Owned)
         {
             _model.Clear(reason);
         }
-        _stop.Dispose();
+        // _stop stays undisposed: a CheckAsync that comes after (the page's "check now" racing a restart)
+        // must find it cancelled, not disposed.
     }
 }
 

@@ -70,4 +70,5 @@ public sealed record ActionResult(string Result);
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = false)]
 [JsonSerializable(typeof(StatusDocument))]
 [JsonSerializable(typeof(ActionResult))]
+[JsonSerializable(typeof(SelfCheckDocument))]
 internal sealed partial class StatusJsonContext : JsonSerializerContext;

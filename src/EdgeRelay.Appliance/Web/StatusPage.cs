@@ -33,8 +33,11 @@ public sealed record StatusPageOptions
     /// <summary>The cloud puller's state, read on every request; null when the box has no cloud section.</summary>
     public Func<CloudStatus>? Cloud { get; init; }
 
-    /// <summary>The self-check's last result, read on every request; null when the box runs none.</summary>
-    public Func<SelfCheckResult?>? SelfCheck { get; init; }
+    /// <summary>
+    /// The self-check that runs now, read on every request (its last result; <c>POST /api/selfcheck</c> runs
+    /// it at once); null, or a null answer, when the box runs none.
+    /// </summary>
+    public Func<SelfCheckRunner?>? SelfCheck { get; init; }
     public IReadOnlyList<string> IceServerUrls { get; init; } = [];
 
     /// <summary>Names besides IP literals and localhost that the page answers to in the Host header.</summary>
@@ -135,6 +138,7 @@ public sealed class StatusPage : IAsyncDisposable
             return Results.Json(new ActionResult("identifying for 15 s"), StatusJsonContext.Default.ActionResult);
         });
         app.MapPost("/api/probe", (HttpContext context, CancellationToken aborted) => ProbeAsync(context, aborted));
+        app.MapPost("/api/selfcheck", (HttpContext context, CancellationToken aborted) => CheckNowAsync(context, aborted));
 
         await app.StartAsync().ConfigureAwait(false);
         string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -142,6 +146,33 @@ public sealed class StatusPage : IAsyncDisposable
         LocalEndPoint = new IPEndPoint(_options.Endpoint.Address, uri.Port);
         _app = app;
     }
+
+    /// <summary>
+    /// <c>POST /api/selfcheck</c>: the self-check at once (after a fix to the NAT, say), rather than at its
+    /// next interval; it answers the panel's document. A check already running is waited for, not doubled.
+    /// </summary>
+    private async Task<IResult> CheckNowAsync(HttpContext context, CancellationToken aborted)
+    {
+        if (Authorize(context) is { } refused)
+        {
+            return refused;
+        }
+        if (Volatile.Read(ref _options).SelfCheck?.Invoke() is not { } runner)
+        {
+            return Results.Problem("no self-check is configured: set selfCheck.stunServers", statusCode: StatusCodes.Status409Conflict);
+        }
+        try
+        {
+            SelfCheckResult result = await runner.CheckAsync(aborted).ConfigureAwait(false);
+            return Results.Json(DescribeSelfCheck(result, AdvertisedAddress()), StatusJsonContext.Default.SelfCheckDocument);
+        }
+        catch (OperationCanceledException) when (!aborted.IsCancellationRequested)
+        {
+            return Results.Problem("the self-check was restarted by a configuration change: try again", statusCode: StatusCodes.Status409Conflict);
+        }
+    }
+
+    private string? AdvertisedAddress() => _engine.Server.Options.AdvertisedRelayAddressIPv4?.ToString();
 
     /// <summary>
     /// <c>POST /api/probe</c>: the relay probe (<c>edgerelay probe turn</c>) against this box's first UDP
@@ -267,17 +298,13 @@ public sealed class StatusPage : IAsyncDisposable
             Certificates = _engine.Certificates.Select(c => new CertificateDocument(c.Certificate.Subject,
                 c.Certificate.NotAfter.ToUniversalTime(), Math.Round((c.Certificate.NotAfter.ToUniversalTime() - now.UtcDateTime).TotalDays, 1))).ToList(),
             LastErrors = _errors.Snapshot(),
-            SelfCheck = DescribeSelfCheck(options, _engine.Server.Options.AdvertisedRelayAddressIPv4?.ToString()),
+            SelfCheck = options.SelfCheck?.Invoke() is { } selfCheck ? DescribeSelfCheck(selfCheck.Last, AdvertisedAddress()) : null,
         };
     }
 
-    private static SelfCheckDocument? DescribeSelfCheck(StatusPageOptions options, string? advertised)
+    private static SelfCheckDocument DescribeSelfCheck(SelfCheckResult? last, string? advertised)
     {
-        if (options.SelfCheck is null)
-        {
-            return null;
-        }
-        if (options.SelfCheck() is not { } result)
+        if (last is not { } result)
         {
             return new SelfCheckDocument(null, "the first check is running", [], null, advertised, null, null, null, []);
         }

@@ -95,7 +95,7 @@ internal static class StatusPageHtml
       <label for="token">Admin token</label><input id="token" type="password" autocomplete="off">
       <label for="probe-user">TURN user</label><input id="probe-user" autocomplete="off">
       <label for="probe-password">Password</label><input id="probe-password" type="password" autocomplete="off">
-      <span></span><span><button id="identify" type="button">Identify (LEDs chase)</button> <button id="probe" type="button">Check this relay</button></span>
+      <span></span><span><button id="identify" type="button">Identify (LEDs chase)</button> <button id="probe" type="button">Check this relay</button> <button id="check-network" type="button">Check the network now</button></span>
     </form>
     <div id="action-result"></div><pre id="probe-steps" hidden></pre>
   </section>
@@ -190,6 +190,10 @@ $('probe').onclick = async () => {
     }
     text('action-result', r.verdict);
   } catch (e) { text('action-result', e.message); }
+};
+$('check-network').onclick = async () => {
+  text('action-result', 'checking the network…');
+  try { text('action-result', (await act('/api/selfcheck')).verdict); refresh(); } catch (e) { text('action-result', e.message); }
 };
 refresh(); setInterval(refresh, 2000);
 </script>

@@ -189,6 +189,23 @@ public sealed class StatusPageTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Without_a_self_check_there_is_no_panel_and_check_now_says_what_to_configure()
+    {
+        using JsonDocument json = JsonDocument.Parse(await _http.GetStringAsync("api/status"));
+        Assert.Equal(JsonValueKind.Null, json.RootElement.GetProperty("selfCheck").ValueKind);
+
+        using (HttpResponseMessage none = await _http.PostAsync("api/selfcheck", null))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, none.StatusCode);
+        }
+        using var request = new HttpRequestMessage(HttpMethod.Post, "api/selfcheck");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Token);
+        using HttpResponseMessage response = await _http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
+        Assert.Contains("selfCheck.stunServers", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Without_an_admin_token_actions_are_forbidden()
     {
         await using StatusPage page = await StartPage(token: null);
