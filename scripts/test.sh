@@ -38,6 +38,10 @@ command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 # namespaces; the host's interfaces, addresses and rules are never touched.
 command -v ip >/dev/null 2>&1 || [[ -x /usr/sbin/ip || -x /sbin/ip ]] || need+=(iproute2)
 command -v iptables >/dev/null 2>&1 || [[ -x /usr/sbin/iptables ]] || need+=(iptables)
+# curl: the two-NAT browser test (tests/EdgeRelay.Browser.Tests, TwoNatsThroughTheRelayTests) reads the
+# relay's /metrics from inside the relay's own network namespace (ip netns exec ... curl), where the
+# status page listens on that namespace's loopback; Debian 12's minimal images do not carry it.
+command -v curl >/dev/null 2>&1 || need+=(curl)
 if [[ ${#need[@]} -gt 0 ]]; then
     SUDO=""
     [[ $(id -u) -eq 0 ]] || SUDO="sudo"
