@@ -38,8 +38,10 @@ command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 # namespaces; the host's interfaces, addresses and rules are never touched.
 command -v ip >/dev/null 2>&1 || [[ -x /usr/sbin/ip || -x /sbin/ip ]] || need+=(iproute2)
 command -v iptables >/dev/null 2>&1 || [[ -x /usr/sbin/iptables ]] || need+=(iptables)
-# curl: the self-check tests (tests/EdgeRelay.Tests/Probe/SelfCheckBehindLinuxNatTests.cs) read the box's
-# /api/status from inside its network namespace, where the test process cannot connect.
+# curl: tests that run the relay inside a network namespace of their own read its status page there
+# (ip netns exec ... curl), where the test process cannot connect: the self-check tests read /api/status
+# (tests/EdgeRelay.Tests/Probe/SelfCheckBehindLinuxNatTests.cs), the two-NAT browser test /metrics
+# (tests/EdgeRelay.Browser.Tests/TwoNatsThroughTheRelayTests.cs). Debian 12's minimal images lack it.
 command -v curl >/dev/null 2>&1 || need+=(curl)
 if [[ ${#need[@]} -gt 0 ]]; then
     SUDO=""
