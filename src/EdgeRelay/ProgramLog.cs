@@ -13,6 +13,9 @@ internal static partial class ProgramLog
     [LoggerMessage(EventId = 7, Level = LogLevel.Information, Message = "relay.externalAddress is \"auto\": advertising {Address}, this host's address, until the self-check finds the public address")]
     public static partial void AdvertisingUntilSelfCheck(ILogger logger, string address);
 
+    [LoggerMessage(EventId = 8, Level = LogLevel.Error, Message = "The self-check could not follow the configuration; it runs again after the next change or restart")]
+    public static partial void SelfCheckFollowFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "No credential is configured (auth.users, auth.sharedSecrets): every Allocate will be refused.")]
     public static partial void NoCredentials(ILogger logger);
 

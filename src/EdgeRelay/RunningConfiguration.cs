@@ -36,22 +36,27 @@ internal sealed class RunningConfiguration(
     {
         lock (_gate)
         {
-            ApplyLocked(next, source, _detectedExternalAddress);
+            // A detected address holds for the relay section it was measured from: a new relay.address (or
+            // "auto" off) starts again from the box's own address until the self-check has looked anew.
+            ApplyLocked(next, source, next.Relay == _current.Relay ? _detectedExternalAddress : null);
         }
         Applied?.Invoke(next);
     }
 
     /// <summary>
     /// The self-check vouched for <paramref name="address"/> as the public address (endpoint-independent
-    /// mapping that keeps ports): with <c>externalAddress: "auto"</c>, new allocations are advertised on it.
-    /// Allocations made before keep the address they were given (RFC 8656 §7.3: the relayed transport
-    /// address does not change for an allocation's lifetime).
+    /// mapping that keeps ports), measured from <paramref name="measuredFor"/>: with <c>externalAddress: "auto"</c>,
+    /// new allocations are advertised on it. Allocations made before keep the address they were given (RFC 8656
+    /// §7.3: the relayed transport address does not change for an allocation's lifetime). A result measured
+    /// for a relay section that is no longer in force, or of another family than IPv4, is passed over.
+    /// Never throws: a failure is logged and the relay goes on as it was.
     /// </summary>
-    public void UseDetectedExternalAddress(IPAddress address)
+    public void UseDetectedExternalAddress(IPAddress address, RelaySection measuredFor)
     {
         lock (_gate)
         {
-            if (!_current.Relay.ExternalAddressAuto || address.Equals(_detectedExternalAddress))
+            if (!_current.Relay.ExternalAddressAuto || _current.Relay != measuredFor
+                || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork || address.Equals(_detectedExternalAddress))
             {
                 return;
             }
@@ -60,7 +65,7 @@ internal sealed class RunningConfiguration(
             {
                 ApplyLocked(_current, _source, address);
             }
-            catch (ListenerBindException e)
+            catch (Exception e) when (e is not OperationCanceledException)
             {
                 RunningConfigurationLog.DetectedAddressFailed(_logger, address.ToString(), e.Message);
                 return;

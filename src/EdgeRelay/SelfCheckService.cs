@@ -14,6 +14,14 @@ internal sealed class SelfCheckService(RunningConfiguration running, ApplianceSe
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger("EdgeRelay.SelfCheck");
     private readonly SemaphoreSlim _changing = new(1, 1);
+    private readonly Lock _applyingGate = new();
+
+    /// <summary>
+    /// Detected addresses are applied one after another on the thread pool, never on the thread of a check:
+    /// a check the status page asked for must not wait for the relay's configuration lock, which a cloud
+    /// apply that moves the page may hold while it waits for that very request.
+    /// </summary>
+    private Task _applying = Task.CompletedTask;
     private SelfCheckRunner? _runner;
     private (SelfCheckSection, RelaySection)? _checking;
     private bool _stopped;
@@ -37,26 +45,36 @@ internal sealed class SelfCheckService(RunningConfiguration running, ApplianceSe
             {
                 return;
             }
-            if (_runner is not null)
+            if (_runner is { } previous)
             {
-                await _runner.DisposeAsync().ConfigureAwait(false);
                 Volatile.Write(ref _runner, null);
+                // A runner that follows takes over D7-D9 with its first check; none that follows clears them.
+                await previous.StopAsync(clearReasons: wanted is null).ConfigureAwait(false);
             }
             _checking = wanted;
-            if (wanted is null)
+            if (wanted is not { } checking)
             {
                 return;
             }
             var runner = new SelfCheckRunner(Options(configuration), appliance.Model, TimeProvider.System, _logger);
+            RelaySection measuredFor = checking.Item2;
             runner.Checked += result =>
             {
                 if (result.DetectedExternalAddress is { } address)
                 {
-                    running.UseDetectedExternalAddress(address);
+                    lock (_applyingGate)
+                    {
+                        _applying = _applying.ContinueWith(_ => running.UseDetectedExternalAddress(address, measuredFor),
+                            CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+                    }
                 }
             };
             Volatile.Write(ref _runner, runner);
             runner.Start();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            ProgramLog.SelfCheckFollowFailed(_logger, e);
         }
         finally
         {
@@ -93,6 +111,12 @@ internal sealed class SelfCheckService(RunningConfiguration running, ApplianceSe
             {
                 await _runner.DisposeAsync().ConfigureAwait(false);
             }
+            Task applying;
+            lock (_applyingGate)
+            {
+                applying = _applying;
+            }
+            await applying.ConfigureAwait(false);
         }
         finally
         {

@@ -76,6 +76,12 @@ public sealed record NatBehaviorOptions
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
+    /// The address family every server must have (a name resolves to that family only); null: the first
+    /// server's, IPv4 first. The self-check judges IPv4 relayed addresses, so it asks IPv4.
+    /// </summary>
+    public System.Net.Sockets.AddressFamily? Family { get; init; }
+
+    /// <summary>
     /// The local address every test port is bound to; null binds the unspecified address (the kernel's route
     /// picks the source). The box's self-check binds the relay's address, so its datagrams leave the way
     /// relayed ones do.

@@ -66,12 +66,12 @@ public sealed class NatBehaviorProbe
 
     private async Task<NatBehaviorReport> RunTestsAsync()
     {
-        IPEndPoint? primary = await ResolveAsync(_options.Servers[0], null).ConfigureAwait(false);
+        IPEndPoint? primary = await ResolveAsync(_options.Servers[0], _options.Family, first: true).ConfigureAwait(false);
         if (primary is null)
         {
             return Report(udpWorks: false) with { Tested = false };
         }
-        IPEndPoint? second = _options.Servers.Count > 1 ? await ResolveAsync(_options.Servers[1], primary.AddressFamily).ConfigureAwait(false) : null;
+        IPEndPoint? second = _options.Servers.Count > 1 ? await ResolveAsync(_options.Servers[1], primary.AddressFamily, first: false).ConfigureAwait(false) : null;
 
         using NatBehaviorSocket main = Open(primary.AddressFamily);
         // RFC 5780 §4.2, test I: a plain Binding request; an answer means UDP gets through to the server and back.
@@ -351,11 +351,13 @@ public sealed class NatBehaviorProbe
         return ((IPEndPoint)socket.LocalEndPoint!).Address;
     }
 
-    private async Task<IPEndPoint?> ResolveAsync(StunServerAddress server, AddressFamily? family)
+    /// <param name="family">The family the server must have: the options' for the first one (any when null), the first one's for the second.</param>
+    private async Task<IPEndPoint?> ResolveAsync(StunServerAddress server, AddressFamily? family, bool first)
     {
         if (IPAddress.TryParse(server.Host, out IPAddress? literal))
         {
-            return family is null || literal.AddressFamily == family ? new IPEndPoint(literal, server.Port) : Unresolved(server, family is null, "is of another address family than the first server");
+            return family is null || literal.AddressFamily == family ? new IPEndPoint(literal, server.Port)
+                : Unresolved(server, first, first ? $"is not an {FamilyName(family.Value)} address, and the tests run over {FamilyName(family.Value)}" : "is of another address family than the first server");
         }
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_cancellation);
         timeout.CancelAfter(Timeout);
@@ -366,18 +368,22 @@ public sealed class NatBehaviorProbe
         }
         catch (OperationCanceledException) when (!_cancellation.IsCancellationRequested)
         {
-            return Unresolved(server, family is null, $"no answer from DNS within {ProbeText.Seconds(Timeout)}");
+            return Unresolved(server, first, $"no answer from DNS within {ProbeText.Seconds(Timeout)}");
         }
         catch (SocketException e)
         {
-            return Unresolved(server, family is null, e.Message);
+            return Unresolved(server, first, e.Message);
         }
         // IPv4 first, as the relay probe does; a second server must be of the first one's family.
         IPAddress? chosen = family is { } wanted
             ? addresses.FirstOrDefault(a => a.AddressFamily == wanted)
             : addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? addresses.FirstOrDefault();
-        return chosen is null ? Unresolved(server, family is null, "the name has no usable address") : new IPEndPoint(chosen, server.Port);
+        return chosen is null
+            ? Unresolved(server, first, family is { } needed ? $"the name has no {FamilyName(needed)} address" : "the name has no usable address")
+            : new IPEndPoint(chosen, server.Port);
     }
+
+    private static string FamilyName(AddressFamily family) => family == AddressFamily.InterNetworkV6 ? "IPv6" : "IPv4";
 
     private IPEndPoint? Unresolved(StunServerAddress server, bool first, string why)
     {

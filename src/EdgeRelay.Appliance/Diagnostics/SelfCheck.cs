@@ -86,7 +86,7 @@ public static class SelfCheck
     {
         string range = $"{options.RelayPortMin}-{options.RelayPortMax}";
         string servers = string.Join(", ", options.Servers);
-        if (report.MappedIPAddress is not { } publicAddress)
+        if (report.MappedIPAddress is not { } publicAddress || publicAddress.AddressFamily != options.LocalAddress.AddressFamily)
         {
             var advice = new List<string>
             {
@@ -102,9 +102,12 @@ public static class SelfCheck
                 CheckedAt = checkedAt,
                 Report = report,
                 Problems = [StatusReasons.PublicAddressUnverified],
-                Verdict = report.UdpWorks
-                    ? $"the STUN server answered without a mapped address: the public address is not verified ({report.Findings[0].Detail})"
-                    : $"no STUN server answered: the public address is not verified ({report.Findings[0].Detail})",
+                Verdict = (report.MappedIPAddress is { } other
+                    ? $"the STUN server saw {other}, not an address of relay.address's family: the public address is not verified"
+                    : report.UdpWorks
+                    ? "the STUN server answered without a mapped address: the public address is not verified"
+                    : "no STUN server answered: the public address is not verified")
+                    + (report.Findings.FirstOrDefault() is { } finding ? $" ({finding.Detail})" : string.Empty),
                 Advice = advice,
             };
         }
@@ -151,6 +154,12 @@ public static class SelfCheck
                 break;
         }
 
+        // Without the mapping test (one plain STUN server), the address can be checked, the ports cannot.
+        bool mappingUnknown = behindNat && report.Mapping == NatMapping.Unknown;
+        if (mappingUnknown && options.ExternalAddress != ExternalAddressMode.Auto)
+        {
+            advices.Add("Whether the NAT keeps relayed ports is not known: list an RFC 5780 server (an EdgeRelay box with natDiscovery.alternateAddress) or two STUN servers in selfCheck.stunServers.");
+        }
         if (behindNat && !portsChange && report.Filtering != NatFiltering.EndpointIndependent)
         {
             string filtering = report.Filtering == NatFiltering.Unknown ? "filters in a way the check could not tell" : $"has {NatBehaviorReport.Term(report.Filtering)}";
@@ -168,7 +177,9 @@ public static class SelfCheck
             PublicAddress = publicAddress,
             DetectedExternalAddress = detected,
             Problems = problems,
-            Verdict = problems.Count == 0 ? $"relayed addresses are right: {where}{advertised}" : $"{string.Join(", ", problems.Select(p => p.Code))}: {where}",
+            Verdict = problems.Count > 0 ? $"{string.Join(", ", problems.Select(p => p.Code))}: {where}"
+                : mappingUnknown ? $"the relayed address is right, the ports are not verified: {where}{advertised}"
+                : $"relayed addresses are right: {where}{advertised}",
             Advice = advices,
         };
     }

@@ -21,7 +21,8 @@ public sealed class SelfCheckRunner : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Func<NatBehaviorOptions, CancellationToken, Task<NatBehaviorReport>> _probe;
     private readonly CancellationTokenSource _stop = new();
-    private readonly SemaphoreSlim _checking = new(1, 1);
+    private readonly Lock _gate = new();
+    private Task<SelfCheckResult>? _inflight;
     private SelfCheckResult? _last;
     private Task? _loop;
 
@@ -42,7 +43,7 @@ public sealed class SelfCheckRunner : IAsyncDisposable
     /// <summary>The last check's result; null before the first one ends.</summary>
     public SelfCheckResult? Last => Volatile.Read(ref _last);
 
-    /// <summary>After every check, outside any lock, on the runner's thread.</summary>
+    /// <summary>After every check, outside any lock; an exception it throws is logged, and the checks go on.</summary>
     public event Action<SelfCheckResult>? Checked;
 
     public void Start() => _loop ??= Task.Run(LoopAsync);
@@ -53,7 +54,15 @@ public sealed class SelfCheckRunner : IAsyncDisposable
         {
             while (true)
             {
-                await CheckAsync(_stop.Token).ConfigureAwait(false);
+                try
+                {
+                    await CheckAsync(_stop.Token).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // A bug in judging or reporting must not end the checks: the next interval tries again.
+                    SelfCheckLog.ProbeFailed(_logger, e);
+                }
                 await Task.Delay(_options.Interval, _time, _stop.Token).ConfigureAwait(false);
             }
         }
@@ -62,29 +71,47 @@ public sealed class SelfCheckRunner : IAsyncDisposable
         }
     }
 
-    /// <summary>One check now (checks never overlap: a second caller waits for the first).</summary>
-    public async Task<SelfCheckResult> CheckAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// A check now, or the one that is running: checks never overlap, and a caller who asks during one gets
+    /// its result. <paramref name="cancellationToken"/> stops the wait, not the check. Once the runner is
+    /// stopped, <see cref="OperationCanceledException"/>.
+    /// </summary>
+    public Task<SelfCheckResult> CheckAsync(CancellationToken cancellationToken)
     {
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);
-        await _checking.WaitAsync(linked.Token).ConfigureAwait(false);
-        SelfCheckResult result;
+        Task<SelfCheckResult> check;
+        lock (_gate)
+        {
+            // Under the lock that StopAsync takes too: no check starts after it has seen the last one.
+            _stop.Token.ThrowIfCancellationRequested();
+            if (_inflight is null || _inflight.IsCompleted)
+            {
+                _inflight = Task.Run(RunCheckAsync);
+            }
+            check = _inflight;
+        }
+        return check.WaitAsync(cancellationToken);
+    }
+
+    private async Task<SelfCheckResult> RunCheckAsync()
+    {
+        NatBehaviorReport report = await ProbeAsync(_stop.Token).ConfigureAwait(false);
+        SelfCheckResult result = SelfCheck.Evaluate(report, _options, _time.GetUtcNow());
+        SelfCheckResult? previous = Volatile.Read(ref _last);
+        Volatile.Write(ref _last, result);
+        // Every owned reason is set or cleared: a runner that follows another takes over its reasons as they are.
+        foreach (StatusReason reason in Owned)
+        {
+            _model.Set(reason, result.Problems.Contains(reason));
+        }
+        Log(previous, result);
         try
         {
-            NatBehaviorReport report = await ProbeAsync(linked.Token).ConfigureAwait(false);
-            result = SelfCheck.Evaluate(report, _options, _time.GetUtcNow());
-            SelfCheckResult? previous = Volatile.Read(ref _last);
-            Volatile.Write(ref _last, result);
-            foreach (StatusReason reason in Owned)
-            {
-                _model.Set(reason, result.Problems.Contains(reason));
-            }
-            Log(previous, result);
+            Checked?.Invoke(result);
         }
-        finally
+        catch (Exception e) when (e is not OperationCanceledException)
         {
-            _checking.Release();
+            SelfCheckLog.CheckedFailed(_logger, e);
         }
-        Checked?.Invoke(result);
         return result;
     }
 
@@ -105,6 +132,7 @@ public sealed class SelfCheckRunner : IAsyncDisposable
                 {
                     Servers = [.. servers.Skip(i), .. servers.Take(i)],
                     Timeout = _options.Timeout,
+                    Family = _options.LocalAddress.AddressFamily,
                     LocalAddress = _options.LocalAddress,
                     LocalPorts = (_options.RelayPortMin, _options.RelayPortMax),
                 }, cancellationToken).ConfigureAwait(false);
@@ -149,19 +177,41 @@ public sealed class SelfCheckRunner : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync() => StopAsync(clearReasons: true);
+
+    /// <summary>
+    /// Stops the loop and waits for a check that runs. <paramref name="clearReasons"/> false leaves D7-D9 as
+    /// they are, for a runner that takes over (a configuration changed): the LEDs do not flap until its
+    /// first check says otherwise.
+    /// </summary>
+    public async ValueTask StopAsync(bool clearReasons)
     {
-        await _stop.CancelAsync().ConfigureAwait(false);
-        if (_loop is not null)
+        Task? inflight;
+        lock (_gate)
         {
-            await _loop.ConfigureAwait(false);
+            _stop.Cancel();
+            inflight = _inflight;
         }
-        // A check of the page's that is past its probe finishes first; none starts after (the semaphore stays
-        // taken, and a waiter's token is cancelled), so nothing raises a reason after they are cleared.
-        await _checking.WaitAsync().ConfigureAwait(false);
-        foreach (StatusReason reason in Owned)
+        foreach (Task? task in new[] { _loop, inflight })
         {
-            _model.Clear(reason);
+            try
+            {
+                if (task is not null)
+                {
+                    await task.ConfigureAwait(false);
+                }
+            }
+            catch (Exception)
+            {
+                // Cancelled by the stop, or a failure its caller (the page's check now) was told of already.
+            }
+        }
+        if (clearReasons)
+        {
+            foreach (StatusReason reason in Owned)
+            {
+                _model.Clear(reason);
+            }
         }
         // _stop stays undisposed: a CheckAsync that comes after (the page's "check now" racing a restart)
         // must find it cancelled, not disposed.
@@ -181,4 +231,7 @@ internal static partial class SelfCheckLog
 
     [LoggerMessage(EventId = 43, Level = LogLevel.Error, Message = "self-check: the probe failed unexpectedly; checking goes on")]
     public static partial void ProbeFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 44, Level = LogLevel.Error, Message = "self-check: acting on a result failed; checking goes on")]
+    public static partial void CheckedFailed(ILogger logger, Exception exception);
 }

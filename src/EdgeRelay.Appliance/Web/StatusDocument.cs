@@ -33,8 +33,9 @@ public sealed record StatusDocument
 /// The last self-check (null <see cref="CheckedAt"/> before the first one ends): its verdict, what to change,
 /// the public address the STUN servers saw, the address the relay advertises now, and the probe's findings.
 /// </summary>
+/// <param name="DetectedExternalAddress">With <c>externalAddress: "auto"</c>, the address the check vouched for; null when it did not.</param>
 public sealed record SelfCheckDocument(DateTimeOffset? CheckedAt, string Verdict, IReadOnlyList<string> Advice, string? PublicAddress,
-    string? AdvertisedAddress, string? Mapping, string? Filtering, string? Servers, IReadOnlyList<FindingDocument> Findings);
+    string? AdvertisedAddress, string? DetectedExternalAddress, string? Mapping, string? Filtering, string? Servers, IReadOnlyList<FindingDocument> Findings);
 
 public sealed record FindingDocument(string Name, string Value, string Detail);
 

@@ -149,7 +149,7 @@ public sealed class StatusPage : IAsyncDisposable
 
     /// <summary>
     /// <c>POST /api/selfcheck</c>: the self-check at once (after a fix to the NAT, say), rather than at its
-    /// next interval; it answers the panel's document. A check already running is waited for, not doubled.
+    /// next interval; it answers the panel's document. A check already running is joined, not doubled.
     /// </summary>
     private async Task<IResult> CheckNowAsync(HttpContext context, CancellationToken aborted)
     {
@@ -306,11 +306,11 @@ public sealed class StatusPage : IAsyncDisposable
     {
         if (last is not { } result)
         {
-            return new SelfCheckDocument(null, "the first check is running", [], null, advertised, null, null, null, []);
+            return new SelfCheckDocument(null, "the first check is running", [], null, advertised, null, null, null, null, []);
         }
         NatBehaviorReport report = result.Report;
         return new SelfCheckDocument(result.CheckedAt, result.Verdict, result.Advice, result.PublicAddress?.ToString(), advertised,
-            NatBehaviorReport.Term(report.Mapping), NatBehaviorReport.Term(report.Filtering), report.Servers,
+            result.DetectedExternalAddress?.ToString(), NatBehaviorReport.Term(report.Mapping), NatBehaviorReport.Term(report.Filtering), report.Servers,
             report.Findings.Select(f => new FindingDocument(f.Name, f.Value, f.Detail)).ToList());
     }
 

@@ -545,12 +545,7 @@ public static class ConfigurationReader
         };
     }
 
-    /// <summary>
-    /// natDiscovery (RFC 5780): the primary address and port are those of the one UDP listener on a specific
-    /// address (of the alternate address's family), since RESPONSE-ORIGIN (§7.3) names the address a request
-    /// came in on; the alternate address and port make the other three endpoints (§6.1 Table 1), none of which
-    /// may be a listener already.
-    /// </summary>
+    /// <summary>selfCheck: STUN servers (IPv4 or names: the check judges the IPv4 relayed addresses), interval and timeout.</summary>
     private static SelfCheckSection ReadSelfCheck(JsonElement element)
     {
         var section = new JsonSection(element, "selfCheck", "stunServers", "intervalSeconds", "timeoutSeconds");
@@ -561,6 +556,11 @@ public static class ConfigurationReader
             if (!StunServerAddress.TryParse(texts[i], out StunServerAddress? server, out string error))
             {
                 throw new ConfigurationException($"selfCheck.stunServers[{i}]: {error}");
+            }
+            if (IPAddress.TryParse(server!.Host, out IPAddress? literal) && literal.AddressFamily != AddressFamily.InterNetwork)
+            {
+                throw new ConfigurationException(
+                    $"selfCheck.stunServers[{i}]: \"{texts[i]}\" is not valid: expected an IPv4 address or a host name (the check runs from relay.address, over IPv4)");
             }
             servers.Add(server!);
         }
@@ -573,6 +573,12 @@ public static class ConfigurationReader
         };
     }
 
+    /// <summary>
+    /// natDiscovery (RFC 5780): the primary address and port are those of the one UDP listener on a specific
+    /// address (of the alternate address's family), since RESPONSE-ORIGIN (§7.3) names the address a request
+    /// came in on; the alternate address and port make the other three endpoints (§6.1 Table 1), none of which
+    /// may be a listener already.
+    /// </summary>
     private static NatDiscoverySection ReadNatDiscovery(JsonElement element, IReadOnlyList<ListenerConfiguration> listeners)
     {
         var section = new JsonSection(element, "natDiscovery", "enabled", "alternateAddress", "alternatePort");

@@ -101,6 +101,29 @@ public sealed class SelfCheckRunnerTests
     }
 
     [Fact]
+    public async Task A_check_asked_for_while_one_runs_joins_it_and_a_runner_that_hands_over_keeps_its_reasons()
+    {
+        var release = new TaskCompletionSource();
+        int probes = 0;
+        var runner = Runner(async (options, token) =>
+        {
+            Interlocked.Increment(ref probes);
+            await release.Task.WaitAsync(token);
+            return await Network(NatMapping.AddressAndPortDependent)(options, token);
+        }, ExternalAddressMode.Configured, null, Up);
+
+        Task<SelfCheckResult> first = runner.CheckAsync(CancellationToken.None);
+        Task<SelfCheckResult> second = runner.CheckAsync(CancellationToken.None);
+        release.SetResult();
+
+        Assert.Same(await first, await second);
+        Assert.Equal(1, probes);
+        await runner.StopAsync(clearReasons: false);
+        Assert.Equal([StatusReasons.ExternalAddressMismatch, StatusReasons.NatUnsuitable], _model.Current.Reasons);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => runner.CheckAsync(CancellationToken.None));
+    }
+
+    [Fact]
     public async Task No_server_answering_is_D9_with_the_first_servers_finding()
     {
         await using SelfCheckRunner runner = Runner(Network(NatMapping.EndpointIndependent), ExternalAddressMode.NotSet, null, Down);

@@ -167,6 +167,26 @@ public sealed class SelfCheckTests
         Assert.Contains(result.Advice, a => a.Contains("RFC 5780 server", StringComparison.Ordinal) && a.Contains("two STUN servers", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void With_one_plain_STUN_server_the_address_is_checked_and_the_ports_are_said_to_be_unverified()
+    {
+        SelfCheckResult result = Evaluate(Report(NatMapping.Unknown, NatFiltering.Unknown), ExternalAddressMode.Configured, Public);
+
+        Assert.Empty(result.Problems);
+        Assert.StartsWith("the relayed address is right, the ports are not verified", result.Verdict, StringComparison.Ordinal);
+        Assert.Contains(result.Advice, a => a.Contains("Whether the NAT keeps relayed ports is not known", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_mapped_address_of_another_family_than_the_relay_address_verifies_nothing()
+    {
+        SelfCheckResult result = Evaluate(Report(NatMapping.EndpointIndependent, mapped: IPAddress.Parse("2001:db8::7")), ExternalAddressMode.Auto);
+
+        Assert.Equal([StatusReasons.PublicAddressUnverified], result.Problems);
+        Assert.Null(result.DetectedExternalAddress);
+        Assert.StartsWith("the STUN server saw 2001:db8::7", result.Verdict, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(ExternalAddressMode.NotSet)]
     [InlineData(ExternalAddressMode.Configured)]

@@ -26,10 +26,10 @@ public sealed class SelfCheckSectionTests
     public void Servers_are_host_and_port_with_3478_by_default_and_the_interval_and_timeout_have_defaults()
     {
         RelayConfiguration c = Parse("""
-            { "selfCheck": { "stunServers": ["stun.example.net", "198.51.100.1:3479", "[2001:db8::1]:3478"] } }
+            { "selfCheck": { "stunServers": ["stun.example.net", "198.51.100.1:3479"] } }
             """);
 
-        Assert.Equal([new StunServerAddress("stun.example.net", 3478), new StunServerAddress("198.51.100.1", 3479), new StunServerAddress("2001:db8::1", 3478)],
+        Assert.Equal([new StunServerAddress("stun.example.net", 3478), new StunServerAddress("198.51.100.1", 3479)],
             c.SelfCheck.StunServers);
         Assert.Equal(900, c.SelfCheck.IntervalSeconds);
         Assert.Equal(2, c.SelfCheck.TimeoutSeconds);
@@ -38,6 +38,7 @@ public sealed class SelfCheckSectionTests
     [Theory]
     [InlineData("""{ "selfCheck": { "stunServers": ["stun.example.net:99999"] } }""", "selfCheck.stunServers[0]: \"stun.example.net:99999\": the port \"99999\" is not a number from 1 to 65535")]
     [InlineData("""{ "selfCheck": { "stunServers": ["2001:db8::1"] } }""", "selfCheck.stunServers[0]: \"2001:db8::1\": write an IPv6 address between brackets")]
+    [InlineData("""{ "selfCheck": { "stunServers": ["[2001:db8::1]:3478"] } }""", "selfCheck.stunServers[0]: \"[2001:db8::1]:3478\" is not valid: expected an IPv4 address or a host name")]
     [InlineData("""{ "selfCheck": { "stunServers": "stun.example.net" } }""", "selfCheck.stunServers: \"stun.example.net\" is not valid: expected an array")]
     [InlineData("""{ "selfCheck": { "stunServers": ["a:1"], "intervalSeconds": 5 } }""", "selfCheck.intervalSeconds: 5 is not valid")]
     [InlineData("""{ "selfCheck": { "stunServers": ["a:1"], "timeoutSeconds": 0 } }""", "selfCheck.timeoutSeconds: 0 is not valid")]
