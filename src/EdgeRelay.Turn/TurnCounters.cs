@@ -22,6 +22,9 @@ public sealed class TurnCounters
     public long BytesFromPeers { get; internal set; }
     public long QuotaRejections { get; internal set; }
     public long CapacityRejections { get; internal set; }
+
+    /// <summary>Allocate answered 300 Try Alternate with an ALTERNATE-SERVER: draining, or at capacity.</summary>
+    public long AllocationsRedirected { get; internal set; }
     public long MalformedPackets { get; internal set; }
     public long DroppedNoPermission { get; internal set; }
     public long DroppedNoAllocation { get; internal set; }

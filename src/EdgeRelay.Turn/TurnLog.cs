@@ -32,6 +32,9 @@ internal static partial class TurnLog
     [LoggerMessage(EventId = 121, Level = LogLevel.Warning, Message = "Allocation refused for user '{Username}': {Reason}")]
     public static partial void AllocationRefused(ILogger logger, string username, string reason);
 
+    [LoggerMessage(EventId = 122, Level = LogLevel.Debug, Message = "Allocation for user '{Username}' sent to {Alternate} (300 Try Alternate): {Reason}")]
+    public static partial void AllocationRedirected(ILogger logger, string username, EdgeRelay.Stun.TransportAddress alternate, string reason);
+
     [LoggerMessage(EventId = 130, Level = LogLevel.Information,
         Message = "Configuration applied: realm '{Realm}', {Users} users, {SharedSecrets} shared secrets, relay ports {First}-{Last} ({PortsInUse} of them held by live allocations); {Allocations} allocations continue")]
     public static partial void Reconfigured(ILogger logger, string realm, int users, int sharedSecrets, int first, int last, int portsInUse, int allocations);

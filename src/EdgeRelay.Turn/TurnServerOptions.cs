@@ -72,6 +72,12 @@ public sealed class TurnServerOptions
     public int ResponseCacheCapacity { get; init; } = 8192;
 
     /// <summary>
+    /// Other relays to send new allocations to with 300 Try Alternate (RFC 8489 §10, ALTERNATE-SERVER) when this
+    /// one is draining or at <see cref="MaxAllocations"/>; one of the client's family is chosen, in turn.
+    /// </summary>
+    public IReadOnlyList<TransportAddress> AlternateServers { get; init; } = [];
+
+    /// <summary>
     /// NAT behaviour discovery (RFC 5780) on UDP; null, the default, leaves it off, as RFC 5780 §6 advises for
     /// a server that relays. Fixed when the server is made: <see cref="TurnServer.Reconfigure"/> keeps the first.
     /// </summary>

@@ -21,6 +21,7 @@ internal sealed class ApplianceService(
     private readonly StatusModel _model = new(TimeProvider.System);
     private readonly ILogger _logger = loggerFactory.CreateLogger("EdgeRelay.Appliance");
     private readonly SemaphoreSlim _changing = new(1, 1);
+    private readonly Lock _draining = new();
     private RelayConfiguration _configuration = initialConfiguration;
     private ApplianceInfo _info = initialInfo;
     private Func<CloudStatus>? _cloud;
@@ -31,6 +32,34 @@ internal sealed class ApplianceService(
     private LedAnimator? _leds;
 
     public StatusModel Model => _model;
+
+    /// <summary>
+    /// Drains (or stops draining): new allocations go to the alternate servers with 300 Try Alternate, or are
+    /// refused, while every allocation that exists goes on (RFC 8656 §7.2). Not kept across a restart: a box
+    /// that starts takes allocations. From SIGUSR1/SIGUSR2 or the status page.
+    /// </summary>
+    public void SetDraining(bool draining, string by)
+    {
+        lock (_draining)
+        {
+            if (engine.Server.Draining == draining)
+            {
+                return;
+            }
+            engine.Server.Draining = draining;
+        }
+        _model.Set(StatusReasons.Draining, draining);
+        if (draining)
+        {
+            ProgramLog.Draining(_logger, by, engine.Server.Options.AlternateServers.Count == 0
+                ? "refused with 508 (no alternateServers configured)"
+                : $"sent to {string.Join(", ", engine.Server.Options.AlternateServers)} with 300 Try Alternate");
+        }
+        else
+        {
+            ProgramLog.Resumed(_logger, by);
+        }
+    }
 
     /// <summary>The page shows the cloud puller's state from now on.</summary>
     public void AttachCloud(Func<CloudStatus> cloud)
@@ -132,6 +161,7 @@ internal sealed class ApplianceService(
         ConfigurationVersion = _configuration.Version,
         Cloud = _cloud,
         SelfCheck = _selfCheck,
+        SetDraining = draining => SetDraining(draining, "the status page"),
         IceServerUrls = _info.IceServerUrls,
     };
 

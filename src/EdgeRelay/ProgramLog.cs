@@ -16,6 +16,12 @@ internal static partial class ProgramLog
     [LoggerMessage(EventId = 8, Level = LogLevel.Error, Message = "The self-check could not follow the configuration; it runs again after the next change or restart")]
     public static partial void SelfCheckFollowFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(EventId = 15, Level = LogLevel.Warning, Message = "Draining, asked by {By}: new allocations are {Where}; calls in progress go on")]
+    public static partial void Draining(ILogger logger, string by, string where);
+
+    [LoggerMessage(EventId = 16, Level = LogLevel.Information, Message = "Taking new allocations again, asked by {By}")]
+    public static partial void Resumed(ILogger logger, string by);
+
     [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "No credential is configured (auth.users, auth.sharedSecrets): every Allocate will be refused.")]
     public static partial void NoCredentials(ILogger logger);
 

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.InteropServices;
 using EdgeRelay.Appliance.Cloud;
 using EdgeRelay.Appliance.Web;
 using EdgeRelay.Appliance.Systemd;
@@ -15,6 +16,10 @@ namespace EdgeRelay;
 /// <summary><c>edgerelay run [--config FILE]</c>: load and check the configuration, bind, relay until stopped.</summary>
 internal static class RunCommand
 {
+    /// <summary>signal(7): the numbers of SIGUSR1 and SIGUSR2 on x86-64 and arm64 Linux; .NET takes raw numbers as a PosixSignal.</summary>
+    private const PosixSignal SigUsr1 = (PosixSignal)10;
+    private const PosixSignal SigUsr2 = (PosixSignal)12;
+
     public static int Run(string? configPath, TextWriter stdout, TextWriter stderr) => Run(configPath, stdout, stderr, storeCannotStart: null);
 
     /// <param name="storeCannotStart">Why the stored cloud document was tried and cannot start here: start from the bootstrap file.</param>
@@ -140,6 +145,19 @@ internal static class RunCommand
             // idle relay would keep committed for good: collect it once and give the pages back. A box
             // with 1 GB of RAM counts every megabyte; nothing on the packet path allocates afterwards.
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        });
+        // SIGUSR1 drains, SIGUSR2 takes allocations again (`systemctl kill -s USR1 edgerelay`). Their default
+        // action ends the process, so they are caught from here on, before READY=1.
+        ApplianceService appliance = host.Services.GetRequiredService<ApplianceService>();
+        using PosixSignalRegistration drain = PosixSignalRegistration.Create(SigUsr1, signal =>
+        {
+            signal.Cancel = true;
+            appliance.SetDraining(true, "SIGUSR1");
+        });
+        using PosixSignalRegistration resume = PosixSignalRegistration.Create(SigUsr2, signal =>
+        {
+            signal.Cancel = true;
+            appliance.SetDraining(false, "SIGUSR2");
         });
         try
         {

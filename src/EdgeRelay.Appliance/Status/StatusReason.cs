@@ -56,10 +56,14 @@ public static class StatusReasons
     public static readonly StatusReason PublicAddressUnverified = new("D9-public-address-unverified", Severity.Degraded, 0,
         "the self-check could not establish the public address: its STUN servers did not answer, or (with externalAddress \"auto\") the NAT's mapping behaviour is unknown");
 
+    // Asked for: the box is being taken out of service without cutting a call.
+    public static readonly StatusReason Draining = new("D10-draining", Severity.Degraded, 0,
+        "draining: new allocations are sent to the alternate relays (300 Try Alternate) or refused; calls in progress go on");
+
     public static IReadOnlyList<StatusReason> All { get; } =
     [
         NoListener, InvalidConfiguration, TlsCertificateUnusable, RelayLoopStalled,
         ConfigurationStale, CloudUnreachable, CertificateExpiring, QuotaNearlyFull, NeedsConfiguration, ConfigurationRejected,
-        ExternalAddressMismatch, NatUnsuitable, PublicAddressUnverified,
+        ExternalAddressMismatch, NatUnsuitable, PublicAddressUnverified, Draining,
     ];
 }

@@ -7,5 +7,5 @@ public sealed class RelayEngineProgress(RelayEngine engine) : IRelayProgress
 {
     public long[] ProgressSnapshot() => engine.ProgressSnapshot();
 
-    public RelayActivity Activity() => new(engine.Server.AllocationCount, engine.StreamConnectionCount, engine.LoopDatagrams);
+    public RelayActivity Activity() => new(engine.Server.AllocationCount, engine.StreamConnectionCount, engine.LoopDatagrams, engine.Server.Draining);
 }

@@ -139,6 +139,6 @@ public sealed class SystemdWatchdog : IHostedService, IDisposable
         _datagrams = activity.Datagrams;
         _datagramsTimestamp = _time.GetTimestamp();
         return string.Create(CultureInfo.InvariantCulture,
-            $"relaying: {activity.Allocations} allocations, {activity.StreamConnections} stream connections, {packetsPerSecond} pps");
+            $"{(activity.Draining ? "draining" : "relaying")}: {activity.Allocations} allocations, {activity.StreamConnections} stream connections, {packetsPerSecond} pps");
     }
 }

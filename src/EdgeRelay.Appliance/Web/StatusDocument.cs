@@ -25,6 +25,12 @@ public sealed record StatusDocument
     public required IReadOnlyList<CertificateDocument> Certificates { get; init; }
     public required IReadOnlyList<string> LastErrors { get; init; }
 
+    /// <summary>New allocations are sent to <see cref="AlternateServers"/> (or refused), calls in progress go on.</summary>
+    public bool Draining { get; init; }
+
+    /// <summary>Where 300 Try Alternate sends new allocations (alternateServers).</summary>
+    public IReadOnlyList<string> AlternateServers { get; init; } = [];
+
     /// <summary>The self-check of the network in front of the box; null when <c>selfCheck</c> is not configured.</summary>
     public SelfCheckDocument? SelfCheck { get; init; }
 }

@@ -40,6 +40,9 @@ public sealed record StatusPageOptions
     public Func<SelfCheckRunner?>? SelfCheck { get; init; }
     public IReadOnlyList<string> IceServerUrls { get; init; } = [];
 
+    /// <summary>Starts (true) or ends (false) draining, from <c>POST /api/drain</c> and <c>/api/resume</c>; null: those answer 409.</summary>
+    public Action<bool>? SetDraining { get; init; }
+
     /// <summary>Names besides IP literals and localhost that the page answers to in the Host header.</summary>
     public IReadOnlyList<string> HostNames { get; init; } = [];
 }
@@ -138,6 +141,8 @@ public sealed class StatusPage : IAsyncDisposable
             return Results.Json(new ActionResult("identifying for 15 s"), StatusJsonContext.Default.ActionResult);
         });
         app.MapPost("/api/probe", (HttpContext context, CancellationToken aborted) => ProbeAsync(context, aborted));
+        app.MapPost("/api/drain", (HttpContext context) => Drain(context, true));
+        app.MapPost("/api/resume", (HttpContext context) => Drain(context, false));
         app.MapPost("/api/selfcheck", (HttpContext context, CancellationToken aborted) => CheckNowAsync(context, aborted));
 
         await app.StartAsync().ConfigureAwait(false);
@@ -170,6 +175,25 @@ public sealed class StatusPage : IAsyncDisposable
         {
             return Results.Problem("the self-check was restarted by a configuration change: try again", statusCode: StatusCodes.Status409Conflict);
         }
+    }
+
+    /// <summary><c>POST /api/drain</c>, <c>/api/resume</c>: new allocations go to the alternates (or are refused), or are taken again.</summary>
+    private IResult Drain(HttpContext context, bool drain)
+    {
+        if (Authorize(context) is { } refused)
+        {
+            return refused;
+        }
+        if (Volatile.Read(ref _options).SetDraining is not { } setDraining)
+        {
+            return Results.Problem("draining is not available here", statusCode: StatusCodes.Status409Conflict);
+        }
+        setDraining(drain);
+        int alternates = _engine.Server.Options.AlternateServers.Count;
+        return Results.Json(new ActionResult(!drain ? "taking new allocations again"
+            : alternates > 0 ? $"draining: new allocations are sent to {alternates} alternate server(s), calls in progress go on"
+            : "draining: new allocations are refused (508, no alternateServers configured), calls in progress go on"),
+            StatusJsonContext.Default.ActionResult);
     }
 
     private string? AdvertisedAddress() => _engine.Server.Options.AdvertisedRelayAddressIPv4?.ToString();
@@ -298,6 +322,8 @@ public sealed class StatusPage : IAsyncDisposable
             Certificates = _engine.Certificates.Select(c => new CertificateDocument(c.Certificate.Subject,
                 c.Certificate.NotAfter.ToUniversalTime(), Math.Round((c.Certificate.NotAfter.ToUniversalTime() - now.UtcDateTime).TotalDays, 1))).ToList(),
             LastErrors = _errors.Snapshot(),
+            Draining = _engine.Server.Draining,
+            AlternateServers = _engine.Server.Options.AlternateServers.Select(a => a.ToString()).ToList(),
             SelfCheck = options.SelfCheck?.Invoke() is { } selfCheck ? DescribeSelfCheck(selfCheck.Last, AdvertisedAddress()) : null,
         };
     }

@@ -71,6 +71,7 @@ internal static class StatusPageHtml
     <tr><td>Relayed</td><td id="rate"></td></tr>
     <tr><td>Totals</td><td id="totals"></td></tr>
     <tr><td>Listeners</td><td id="listeners"></td></tr>
+    <tr><td>New allocations</td><td id="draining"></td></tr>
   </table></section>
   <section><h2>This box</h2><table>
     <tr><td>Version</td><td id="version"></td></tr>
@@ -95,7 +96,8 @@ internal static class StatusPageHtml
       <label for="token">Admin token</label><input id="token" type="password" autocomplete="off">
       <label for="probe-user">TURN user</label><input id="probe-user" autocomplete="off">
       <label for="probe-password">Password</label><input id="probe-password" type="password" autocomplete="off">
-      <span></span><span><button id="identify" type="button">Identify (LEDs chase)</button> <button id="probe" type="button">Check this relay</button> <button id="check-network" type="button">Check the network now</button></span>
+      <span></span><span><button id="identify" type="button">Identify (LEDs chase)</button> <button id="probe" type="button">Check this relay</button> <button id="check-network" type="button">Check the network now</button>
+        <button id="drain" type="button">Drain</button> <button id="resume" type="button">Resume</button></span>
     </form>
     <div id="action-result"></div><pre id="probe-steps" hidden></pre>
   </section>
@@ -139,6 +141,7 @@ async function refresh() {
     text('rate', `${s.relayed.packetsPerSecond} packets/s, ${(s.relayed.bytesPerSecond * 8 / 1e6).toFixed(2)} Mbit/s`);
     text('totals', `${s.relayed.packetsToPeers + s.relayed.packetsFromPeers} packets, ${s.relayed.bytesToPeers + s.relayed.bytesFromPeers} bytes`);
     text('listeners', s.listeners.map(l => `${l.transport} ${l.endpoint}`).join(', '));
+    text('draining', !s.draining ? 'taken' : s.alternateServers.length ? `draining: sent to ${s.alternateServers.join(', ')}` : 'draining: refused');
     text('version', s.version);
     text('uptime', `${Math.floor(s.uptimeSeconds / 3600)} h ${Math.floor(s.uptimeSeconds / 60) % 60} min ${s.uptimeSeconds % 60} s`);
     text('backend', s.backend);
@@ -195,6 +198,11 @@ $('check-network').onclick = async () => {
   text('action-result', 'checking the network…');
   try { text('action-result', (await act('/api/selfcheck')).verdict); refresh(); } catch (e) { text('action-result', e.message); }
 };
+for (const [id, path] of [['drain', '/api/drain'], ['resume', '/api/resume']]) {
+  $(id).onclick = async () => {
+    try { text('action-result', (await act(path)).result); refresh(); } catch (e) { text('action-result', e.message); }
+  };
+}
 refresh(); setInterval(refresh, 2000);
 </script>
 </body>

@@ -72,7 +72,7 @@ public static class ConfigurationReader
     private static RelayConfiguration Read(JsonElement root, ConfigurationOrigin origin, out CloudOverrides overrides)
     {
         var top = new JsonSection(root, "", "realm", "listeners", "relay", "auth", "peers", "status", "leds", "limits", "engine", "stateDirectory", "logLevel",
-            "version", "cloud", "natDiscovery", "selfCheck");
+            "version", "cloud", "natDiscovery", "selfCheck", "alternateServers");
         overrides = new CloudOverrides(null, null);
         CloudOptions? cloud = null;
         if (top.TryGet("cloud", out JsonElement cloudElement))
@@ -111,6 +111,7 @@ public static class ConfigurationReader
         EngineSection engine = top.TryGet("engine", out JsonElement engineElement) ? ReadEngine(engineElement) : new EngineSection();
         LedOptions leds = top.TryGet("leds", out JsonElement ledsElement) ? ReadLeds(ledsElement) : new LedOptions();
         NatDiscoverySection natDiscovery = top.TryGet("natDiscovery", out JsonElement natElement) ? ReadNatDiscovery(natElement, listeners) : new NatDiscoverySection();
+        IReadOnlyList<IPEndPoint> alternateServers = ReadAlternateServers(top, listeners);
         SelfCheckSection selfCheck = top.TryGet("selfCheck", out JsonElement selfCheckElement) ? ReadSelfCheck(selfCheckElement) : new SelfCheckSection();
         if (relay.ExternalAddressAuto && !selfCheck.Enabled)
         {
@@ -147,6 +148,7 @@ public static class ConfigurationReader
             Engine = engine,
             NatDiscovery = natDiscovery,
             SelfCheck = selfCheck,
+            AlternateServers = alternateServers,
             Leds = leds,
             StateDirectory = stateDirectory,
             LogLevel = logLevel,
@@ -656,6 +658,11 @@ public static class ConfigurationReader
         {
             return required ? throw new ConfigurationException($"{section.PathOf(key)}: missing: expected {EndpointExample}") : null;
         }
+        return ParseEndpoint(section.PathOf(key), text);
+    }
+
+    private static IPEndPoint ParseEndpoint(string path, string text)
+    {
         // IPEndPoint.TryParse accepts a bare address (port 0) and "::1:3478"-style ambiguity: insist on the form.
         bool bracketed = text.StartsWith('[');
         int colon = text.LastIndexOf(':');
@@ -663,9 +670,35 @@ public static class ConfigurationReader
             || !IsStrictAddress(bracketed ? text[1..(colon - 1)] : text[..colon])
             || !IPEndPoint.TryParse(text, out IPEndPoint? endpoint) || endpoint.Port == 0)
         {
-            throw section.Invalid(key, text, EndpointExample + " with a port from 1 to 65535");
+            throw new ConfigurationException($"{path}: \"{text}\" is not valid: expected {EndpointExample} with a port from 1 to 65535");
         }
         return endpoint;
+    }
+
+    /// <summary>
+    /// alternateServers: where 300 Try Alternate sends new allocations (RFC 8489 §14.15 ALTERNATE-SERVER is an
+    /// address and port). Never an unspecified address, nor one of this box's listeners: that would send a
+    /// client back to the box that refused it.
+    /// </summary>
+    private static IReadOnlyList<IPEndPoint> ReadAlternateServers(JsonSection top, IReadOnlyList<ListenerConfiguration> listeners)
+    {
+        var alternates = new List<IPEndPoint>();
+        IReadOnlyList<string> texts = top.GetStringArray("alternateServers");
+        for (int i = 0; i < texts.Count; i++)
+        {
+            string path = $"alternateServers[{i}]";
+            IPEndPoint alternate = ParseEndpoint(path, texts[i]);
+            if (IsUnspecified(alternate.Address))
+            {
+                throw new ConfigurationException($"{path}: \"{texts[i]}\" is not valid: expected the address another relay is reached at, not an unspecified address");
+            }
+            if (listeners.Any(l => l.Endpoint.Equals(alternate)))
+            {
+                throw new ConfigurationException($"{path}: \"{texts[i]}\" is one of this relay's own listeners: a client sent there would be refused again");
+            }
+            alternates.Add(alternate);
+        }
+        return alternates;
     }
 
     /// <summary>

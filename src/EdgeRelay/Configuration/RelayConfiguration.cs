@@ -23,6 +23,12 @@ public sealed record RelayConfiguration
     /// <summary>NAT behaviour discovery (RFC 5780) on UDP; off unless configured.</summary>
     public NatDiscoverySection NatDiscovery { get; init; } = new();
 
+    /// <summary>
+    /// Other relays that new allocations are sent to (300 Try Alternate) while this one drains or is at
+    /// limits.maxAllocations; none: those are refused with 508.
+    /// </summary>
+    public IReadOnlyList<IPEndPoint> AlternateServers { get; init; } = [];
+
     /// <summary>The box's check of the network in front of it; off unless STUN servers are named.</summary>
     public SelfCheckSection SelfCheck { get; init; } = new();
     public string StateDirectory { get; init; } = "/var/lib/edgerelay";

@@ -66,6 +66,7 @@ public static class TurnOptionsFactory
             MaxAllocationsPerUser = configuration.Limits.MaxAllocationsPerUser,
             MaxPermissionsPerAllocation = configuration.Limits.MaxPermissionsPerAllocation,
             MaxChannelsPerAllocation = configuration.Limits.MaxChannelsPerAllocation,
+            AlternateServers = configuration.AlternateServers.Select(EdgeRelay.Stun.TransportAddress.FromIPEndPoint).ToList(),
             NatBehaviorDiscovery = configuration.NatDiscovery is { Enabled: true, Primary: { } primary } discovery
                 ? new NatBehaviorDiscoveryOptions(primary, discovery.AlternateAddress, discovery.AlternatePort)
                 : null,

@@ -88,6 +88,16 @@ public sealed class SystemdWatchdogTests
     }
 
     [Fact]
+    public void Status_says_draining_while_the_relay_drains()
+    {
+        using SystemdWatchdog watchdog = Start(Interval);
+        _relay.AdvanceAll();
+        _relay.Current = new RelayActivity(Allocations: 3, StreamConnections: 0, Datagrams: 0, Draining: true);
+        _time.Advance(Half);
+        Assert.StartsWith("STATUS=draining: 3 allocations, 0 stream connections", _notifier.LastStatus());
+    }
+
+    [Fact]
     public void Without_a_watchdog_interval_only_the_status_is_sent()
     {
         using SystemdWatchdog watchdog = Start(null);
