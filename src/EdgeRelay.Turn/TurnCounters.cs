@@ -23,6 +23,12 @@ public sealed class TurnCounters
     public long QuotaRejections { get; internal set; }
     public long CapacityRejections { get; internal set; }
 
+    /// <summary>401/438 not sent: the client's address had its challenges for now (limits.challengesPerSecondPerAddress).</summary>
+    public long ChallengesRateLimited { get; internal set; }
+
+    /// <summary>Requests not answered: their user name had its failed logins for now (limits.failedLoginsPerMinutePerUser).</summary>
+    public long LoginsRateLimited { get; internal set; }
+
     /// <summary>Allocate answered 300 Try Alternate with an ALTERNATE-SERVER: draining, or at capacity.</summary>
     public long AllocationsRedirected { get; internal set; }
     public long MalformedPackets { get; internal set; }

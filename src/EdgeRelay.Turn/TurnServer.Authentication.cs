@@ -24,7 +24,9 @@ public sealed partial class TurnServer
 
     /// <summary>
     /// The long-term credential checks of RFC 8489 §9.2.4, in the RFC's order. Returns 0 when the request
-    /// is authenticated, or the length of the error response written into <paramref name="response"/>.
+    /// is authenticated, the length of the error response written into <paramref name="response"/>, or -1
+    /// when the request is not answered at all: its address has had its challenges, or its user name its
+    /// failed logins, for now (see TurnServer.RateLimits.cs).
     /// </summary>
     private int Authenticate(in FiveTuple fiveTuple, in StunMessageReader request, Span<byte> response, out AuthContext auth)
     {
@@ -87,6 +89,13 @@ public sealed partial class TurnServer
         {
             return Reject(fiveTuple, request, response, StunErrorCode.Unauthenticated, AuthFailure.WrongRealm, username);
         }
+        // A user name that has had its failed logins is not tried again from a new five-tuple until its bucket
+        // refills, right password or not: a guesser learns nothing, and spends nothing of ours on HMACs.
+        long now = _clock.NowMs;
+        if (IsLoginLimited(fiveTuple, username, now))
+        {
+            return -1;
+        }
 
         // Step 5: the integrity check. MESSAGE-INTEGRITY-SHA256 wins when both are present.
         bool sha256 = request.HasMessageIntegritySha256;
@@ -94,6 +103,10 @@ public sealed partial class TurnServer
         AuthFailure failure = _credentials.Verify(request.Message, integrityOffset, sha256, username, algorithm, _clock.UtcNow, out byte[]? key);
         if (failure != AuthFailure.None)
         {
+            if (failure == AuthFailure.BadIntegrity)
+            {
+                CountFailedLogin(username, now);
+            }
             return Reject(fiveTuple, request, response, StunErrorCode.Unauthenticated, failure, username);
         }
 
@@ -129,6 +142,10 @@ public sealed partial class TurnServer
     private int Reject(in FiveTuple fiveTuple, in StunMessageReader request, Span<byte> response, int code, AuthFailure reason, string username)
     {
         Counters.CountAuthFailure(reason);
+        if (code != StunErrorCode.BadRequest && !MayChallenge(fiveTuple, _clock.NowMs))
+        {
+            return -1;
+        }
         if (reason != AuthFailure.MissingIntegrity)
         {
             TurnLog.AuthenticationFailed(_logger, fiveTuple.Client.ToString(), reason, username);

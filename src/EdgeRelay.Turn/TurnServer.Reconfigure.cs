@@ -46,6 +46,11 @@ public sealed partial class TurnServer
         _credentials = credentials;
         _ports = ports;
         _nonces.Lifetime = options.NonceLifetime;
+        if (options.ChallengeBurstPerAddress != previous.ChallengeBurstPerAddress || options.ChallengesPerSecondPerAddress != previous.ChallengesPerSecondPerAddress
+            || options.FailedLoginBurstPerUser != previous.FailedLoginBurstPerUser || options.FailedLoginsPerMinutePerUser != previous.FailedLoginsPerMinutePerUser)
+        {
+            CreateRateLimits(options);
+        }
         TurnLog.Reconfigured(_logger, options.Realm, options.Users.Count, options.SharedSecrets.Count, ports.First, ports.Last,
             ports.InUse, _allocations.Count);
     }

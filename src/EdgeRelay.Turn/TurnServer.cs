@@ -67,6 +67,7 @@ public sealed partial class TurnServer
         _nonces = new NonceService(_clock, options.NonceLifetime);
         _responses = new ResponseCache(options.ResponseCacheLifetime, options.ResponseCacheCapacity);
         _ports = new RelayPortPool(options.RelayPortMin, options.RelayPortMax, random);
+        CreateRateLimits(options);
     }
 
     public TurnServerOptions Options => _options;
@@ -148,6 +149,11 @@ public sealed partial class TurnServer
         }
 
         int authError = Authenticate(fiveTuple, request, response, out AuthContext auth);
+        if (authError < 0)
+        {
+            // Rate-limited: no answer at all, which is what a reflector must not have (RFC 8656 §21.1).
+            return TurnAction.None;
+        }
         if (authError > 0)
         {
             if (request.Method == StunMethod.Refresh)
@@ -209,6 +215,7 @@ public sealed partial class TurnServer
     public void Tick()
     {
         long now = _clock.NowMs;
+        PruneRateLimits(now);
         List<Allocation>? expired = null;
         long cooldown = (long)_options.ChannelCooldown.TotalMilliseconds;
         foreach (Allocation allocation in _allocations.Values)

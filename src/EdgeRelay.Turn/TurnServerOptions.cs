@@ -72,6 +72,22 @@ public sealed class TurnServerOptions
     public int ResponseCacheCapacity { get; init; } = 8192;
 
     /// <summary>
+    /// 401 and 438 answers to one client address (an IPv6 one by its /64) that has no allocation: a burst,
+    /// then so many a second. Beyond them the request gets no answer, so a spoofed flood reflects nothing
+    /// and a guesser is slowed. An office of a hundred users behind one NAT starting calls at once stays within.
+    /// </summary>
+    public int ChallengeBurstPerAddress { get; init; } = 200;
+    public double ChallengesPerSecondPerAddress { get; init; } = 50;
+
+    /// <summary>
+    /// Failed integrity checks (a wrong password) for one user name: a burst, then so many a minute. Beyond
+    /// them, clients without an allocation get no answer for that user name until it refills; a client that
+    /// relays already is never limited.
+    /// </summary>
+    public int FailedLoginBurstPerUser { get; init; } = 20;
+    public double FailedLoginsPerMinutePerUser { get; init; } = 10;
+
+    /// <summary>
     /// Other relays to send new allocations to with 300 Try Alternate (RFC 8489 §10, ALTERNATE-SERVER) when this
     /// one is draining or at <see cref="MaxAllocations"/>; one of the client's family is chosen, in turn.
     /// </summary>

@@ -57,6 +57,8 @@ public static class PrometheusMetrics
                 .Select(d => ($"reason=\"{Name(d.ToString())}\"", c.GetPeerRefusals(d))).ToArray());
         Metric(text, "edgerelay_quota_rejections_total", "counter", "Allocate refused by the per-user quota (486).", ("", c.QuotaRejections));
         Metric(text, "edgerelay_capacity_rejections_total", "counter", "Requests refused for capacity (508).", ("", c.CapacityRejections));
+        Metric(text, "edgerelay_rate_limited_total", "counter", "Requests not answered by a rate limit: 401/438 per client address, failed logins per user name.",
+            ("limit=\"challenges_per_address\"", c.ChallengesRateLimited), ("limit=\"failed_logins_per_user\"", c.LoginsRateLimited));
         Metric(text, "edgerelay_allocations_redirected_total", "counter", "Allocate sent to an alternate server (300 Try Alternate): draining or at capacity.",
             ("", c.AllocationsRedirected));
         Metric(text, "edgerelay_draining", "gauge", "1 while the relay drains: new allocations go elsewhere, calls in progress go on.",

@@ -462,7 +462,7 @@ public static class ConfigurationReader
     {
         var section = new JsonSection(element, "limits", "maxAllocations", "maxAllocationsPerUser", "maxPermissionsPerAllocation",
             "maxChannelsPerAllocation", "maxLifetimeSeconds", "maxConnections", "maxConnectionsPerAddress", "connectionIdleSeconds",
-            "maxBufferedBytesPerConnection", "tlsHandshakeSeconds");
+            "maxBufferedBytesPerConnection", "tlsHandshakeSeconds", "challengesPerSecondPerAddress", "failedLoginsPerMinutePerUser");
         var defaults = new LimitsSection();
         return new LimitsSection
         {
@@ -478,6 +478,8 @@ public static class ConfigurationReader
             // At least one whole message of the largest size a stream can carry.
             MaxBufferedBytesPerConnection = section.GetInt32("maxBufferedBytesPerConnection", 70_000, 64 * 1024 * 1024) ?? defaults.MaxBufferedBytesPerConnection,
             TlsHandshakeSeconds = section.GetInt32("tlsHandshakeSeconds", 1, 120) ?? defaults.TlsHandshakeSeconds,
+            ChallengesPerSecondPerAddress = section.GetInt32("challengesPerSecondPerAddress", 1, 100_000) ?? defaults.ChallengesPerSecondPerAddress,
+            FailedLoginsPerMinutePerUser = section.GetInt32("failedLoginsPerMinutePerUser", 1, 100_000) ?? defaults.FailedLoginsPerMinutePerUser,
         };
     }
 

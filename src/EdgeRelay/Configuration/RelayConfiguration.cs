@@ -124,6 +124,12 @@ public sealed record LimitsSection
     public int MaxBufferedBytesPerConnection { get; init; } = 256 * 1024;
 
     public int TlsHandshakeSeconds { get; init; } = 10;
+
+    /// <summary>401/438 answers a second to one address without an allocation (an IPv6 one by its /64); a burst of four seconds' worth.</summary>
+    public int ChallengesPerSecondPerAddress { get; init; } = 50;
+
+    /// <summary>Wrong passwords a minute for one user name; a burst of two minutes' worth.</summary>
+    public int FailedLoginsPerMinutePerUser { get; init; } = 10;
 }
 
 /// <summary>How the relay drives its UDP sockets.</summary>

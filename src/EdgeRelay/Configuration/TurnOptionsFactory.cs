@@ -66,6 +66,10 @@ public static class TurnOptionsFactory
             MaxAllocationsPerUser = configuration.Limits.MaxAllocationsPerUser,
             MaxPermissionsPerAllocation = configuration.Limits.MaxPermissionsPerAllocation,
             MaxChannelsPerAllocation = configuration.Limits.MaxChannelsPerAllocation,
+            ChallengesPerSecondPerAddress = configuration.Limits.ChallengesPerSecondPerAddress,
+            ChallengeBurstPerAddress = 4 * configuration.Limits.ChallengesPerSecondPerAddress,
+            FailedLoginsPerMinutePerUser = configuration.Limits.FailedLoginsPerMinutePerUser,
+            FailedLoginBurstPerUser = 2 * configuration.Limits.FailedLoginsPerMinutePerUser,
             AlternateServers = configuration.AlternateServers.Select(EdgeRelay.Stun.TransportAddress.FromIPEndPoint).ToList(),
             NatBehaviorDiscovery = configuration.NatDiscovery is { Enabled: true, Primary: { } primary } discovery
                 ? new NatBehaviorDiscoveryOptions(primary, discovery.AlternateAddress, discovery.AlternatePort)
