@@ -159,7 +159,7 @@ row() { # label
 
 VERSION=$("$BIN" --version 2>/dev/null || echo edgerelay)
 echo "soak: $VERSION, $MINUTES min$([[ $MINUTE == 60 ]] || echo " of $MINUTE s"), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs))"
-echo "churn: ~$ALLOCATIONS allocations in flight, each ${LIFETIME} s (x0.5-1.5) at $RATE pps of 100 B, $(awk -v a="$ALLOCATIONS" -v l="$LIFETIME" 'BEGIN { printf "%.1f", a / l }') new/s, $VANISH % vanish (expire after $EXPIRY s)"
+echo "churn: ~$ALLOCATIONS allocations in flight ($TCP % of the clients on TCP), each ${LIFETIME} s (x0.5-1.5) at $RATE pps of 100 B, $(awk -v a="$ALLOCATIONS" -v l="$LIFETIME" 'BEGIN { printf "%.1f", a / l }') new/s, $VANISH % vanish (expire after $EXPIRY s)"
 printf '%6s %8s %5s %11s %9s %9s %15s %8s\n' minute rss_mb fds allocations spare_fds created relayed_packets loss_pct
 sample
 row 0
@@ -202,7 +202,7 @@ FAILS=0
 verdict() { # ok(0/1), rule, figures
     local mark=pass
     if [[ $1 != 1 ]]; then mark=FAIL; FAILS=$((FAILS + 1)); fi
-    printf '| %-4s | %-62s | %-52s |\n' "$mark" "$2" "$3"
+    printf '| %-4s | %-64s | %-52s |\n' "$mark" "$2" "$3"
 }
 peak() { # array name, from, to
     local -n a=$1
@@ -213,8 +213,8 @@ peak() { # array name, from, to
 
 echo
 echo "summary ($MINUTES min):"
-printf '| %-4s | %-62s | %-52s |\n' "" "rule" "figures"
-printf '|%s|%s|%s|\n' "------" "----------------------------------------------------------------" "------------------------------------------------------"
+printf '| %-4s | %-64s | %-52s |\n' "" "rule" "figures"
+printf '|%s|%s|%s|\n' "------" "------------------------------------------------------------------" "------------------------------------------------------"
 if [[ -n "$DIED" ]]; then
     verdict 0 "the relay and the churn run to the end" "$DIED"
     log "the relay's log:"; tail -20 "$WORK/edgerelay.log" >&2
@@ -259,6 +259,7 @@ else
     echo "| --   | levelling not judged: a run shorter than 6 minutes has no middle and last third to compare |"
 fi
 echo
+echo "churn's totals: ${FINAL#churn=done }"
 if [[ $FAILS -gt 0 ]]; then
     echo "soak: FAILED ($FAILS rules)"
     exit 1
