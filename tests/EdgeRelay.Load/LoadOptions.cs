@@ -19,6 +19,14 @@ internal sealed record LoadOptions
           --peer IP              where the echo peer listens (default 127.0.0.1)
           --server-pid PID       read the server's CPU time and RSS from /proc/PID
           --hold                 after the measurement, keep the allocations open until stdin closes
+          --churn                churn mode (scripts/soak.sh): for --duration seconds, keep about --allocations
+                                 allocations in flight, each created, carrying --rate pps for --lifetime seconds
+                                 and then released (Refresh LIFETIME 0), so new ones come at allocations/lifetime
+                                 per second; prints a key=value line every --report seconds and at the end
+          --lifetime SECONDS     churn: mean time an allocation carries traffic, each one 0.5-1.5 times it (default 10)
+          --vanish PERCENT       churn: the share of clients that close their socket without releasing (default 0)
+          --tcp PERCENT          churn: the share of clients that talk to the server over TCP (default 0)
+          --report SECONDS       churn: seconds between progress lines (default 10)
         Prints one line of key=value results (see README).
         """;
 
@@ -33,6 +41,11 @@ internal sealed record LoadOptions
     public IPAddress Peer { get; init; } = IPAddress.Loopback;
     public int? ServerPid { get; init; }
     public bool Hold { get; init; }
+    public bool Churn { get; init; }
+    public double Lifetime { get; init; } = 10;
+    public double VanishPercent { get; init; }
+    public double TcpPercent { get; init; }
+    public double Report { get; init; } = 10;
 
     public static LoadOptions Parse(string[] args)
     {
@@ -54,6 +67,11 @@ internal sealed record LoadOptions
                 "--peer" => options with { Peer = IPAddress.Parse(Next()) },
                 "--server-pid" => options with { ServerPid = NextInt() },
                 "--hold" => options with { Hold = true },
+                "--churn" => options with { Churn = true },
+                "--lifetime" => options with { Lifetime = Math.Max(1, double.Parse(Next(), CultureInfo.InvariantCulture)) },
+                "--vanish" => options with { VanishPercent = Math.Clamp(double.Parse(Next(), CultureInfo.InvariantCulture), 0, 100) },
+                "--tcp" => options with { TcpPercent = Math.Clamp(double.Parse(Next(), CultureInfo.InvariantCulture), 0, 100) },
+                "--report" => options with { Report = Math.Max(1, double.Parse(Next(), CultureInfo.InvariantCulture)) },
                 _ => throw new ArgumentException($"unknown option {args[i]}"),
             };
         }

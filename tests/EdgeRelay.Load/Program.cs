@@ -20,6 +20,11 @@ catch (Exception e) when (e is ArgumentException or FormatException)
     return 64;
 }
 
+if (options.Churn)
+{
+    return new ChurnRun(options).Execute();
+}
+
 ServerProcess? server = options.ServerPid is int pid ? new ServerProcess(pid) : null;
 long rssIdle = server?.RssKilobytes() ?? -1;
 using var peer = new EchoPeer(options.Peer);

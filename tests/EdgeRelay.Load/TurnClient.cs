@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -6,7 +7,7 @@ using EdgeRelay.Stun;
 namespace EdgeRelay.Load;
 
 /// <summary>
-/// A minimal TURN client over UDP for load: Allocate with long-term credentials (RFC 8489 §9.2, MD5 key),
+/// A minimal TURN client over UDP (or TCP) for load: Allocate with long-term credentials (RFC 8489 §9.2, MD5 key),
 /// ChannelBind, Refresh. Written with EdgeRelay's codec, so it tests nothing of the server's own code paths.
 /// </summary>
 internal sealed class TurnClient : IDisposable
@@ -20,17 +21,23 @@ internal sealed class TurnClient : IDisposable
     private byte[] _realm = [];
     private byte[] _nonce = [];
 
-    public TurnClient(IPEndPoint server, string user, string password)
+    public TurnClient(IPEndPoint server, string user, string password, bool tcp = false)
     {
         _server = server;
         _user = user;
         _password = password;
-        Socket = new Socket(server.AddressFamily, SocketType.Dgram, ProtocolType.Udp) { ReceiveTimeout = 5000 };
+        Tcp = tcp;
+        Socket = tcp
+            ? new Socket(server.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { ReceiveTimeout = 5000, NoDelay = true }
+            : new Socket(server.AddressFamily, SocketType.Dgram, ProtocolType.Udp) { ReceiveTimeout = 5000 };
         Socket.Bind(new IPEndPoint(server.AddressFamily == AddressFamily.InterNetwork ? IPAddress.Loopback : IPAddress.IPv6Loopback, 0));
         Socket.Connect(server);
     }
 
     public Socket Socket { get; }
+
+    /// <summary>Over TCP: STUN messages and ChannelData (padded to 4 bytes, RFC 8656 §12.5) framed on one stream.</summary>
+    public bool Tcp { get; }
     public TransportAddress Relayed { get; private set; }
 
     private delegate void Attributes(ref StunMessageWriter writer);
@@ -69,15 +76,18 @@ internal sealed class TurnClient : IDisposable
         w.AddXorAddress(StunAttributeType.XorPeerAddress, peer);
     }, authenticate: true);
 
-    public void Release()
+    /// <summary>Refresh with LIFETIME 0 (RFC 8656 §7.3); false when the server did not confirm it.</summary>
+    public bool Release()
     {
         try
         {
             Exchange(StunMethod.Refresh, (ref StunMessageWriter w) => w.AddUInt32(StunAttributeType.Lifetime, 0), authenticate: true);
+            return true;
         }
         catch (Exception e) when (e is SocketException or InvalidOperationException)
         {
             // Best effort: the allocation expires by itself.
+            return false;
         }
     }
 
@@ -97,20 +107,27 @@ internal sealed class TurnClient : IDisposable
         }
         int length = writer.Length;
         var answer = new byte[2048];
-        for (int attempt = 0; attempt < 5; attempt++)
+        // RFC 8489 §6.2.2: over a reliable transport the request is sent once.
+        for (int attempt = 0; attempt < (Tcp ? 1 : 5); attempt++)
         {
             Socket.Send(buffer.AsSpan(0, length));
             try
             {
                 while (true)
                 {
-                    int n = Socket.Receive(answer);
+                    int n = Tcp ? ReceiveFrame(answer) : Socket.Receive(answer);
                     if (StunMessageReader.TryParse(answer.AsSpan(0, n), out StunMessageReader response) == StunParseError.None
                         && response.TransactionIdBytes.SequenceEqual(transactionId))
                     {
                         if (authenticate && response.Class != StunClass.SuccessResponse)
                         {
                             response.TryGetErrorCode(out int code, out ReadOnlySpan<byte> reason);
+                            if (method == StunMethod.Allocate && code == StunErrorCode.AllocationMismatch)
+                            {
+                                // RFC 8656 §7.2 checks credentials before the five-tuple: a server that follows
+                                // it says 437 only to the authenticated Allocate.
+                                throw new AllocationMismatchException();
+                            }
                             throw new InvalidOperationException($"{method} failed: {code} {Encoding.UTF8.GetString(reason)}");
                         }
                         return answer[..n];
@@ -123,6 +140,58 @@ internal sealed class TurnClient : IDisposable
             }
         }
         throw new InvalidOperationException($"{method}: no answer from {_server}");
+    }
+
+    /// <summary>The length of a whole frame on a stream, from its first 4 bytes: a STUN message or padded ChannelData.</summary>
+    public static int FrameLength(ReadOnlySpan<byte> header) => (header[0] & 0xC0) == 0
+        ? 20 + BinaryPrimitives.ReadUInt16BigEndian(header[2..])
+        : 4 + ((BinaryPrimitives.ReadUInt16BigEndian(header[2..]) + 3) & ~3);
+
+    /// <summary>Over TCP: reads one whole frame into <paramref name="buffer"/> and returns its length.</summary>
+    private int ReceiveFrame(byte[] buffer)
+    {
+        ReceiveExactly(buffer.AsSpan(0, 4));
+        int length = FrameLength(buffer);
+        ReceiveExactly(buffer.AsSpan(4, length - 4));
+        return length;
+    }
+
+    private void ReceiveExactly(Span<byte> span)
+    {
+        while (span.Length > 0)
+        {
+            int n = Socket.Receive(span);
+            if (n == 0)
+            {
+                throw new InvalidOperationException($"{_server} closed the connection");
+            }
+            span = span[n..];
+        }
+    }
+
+    /// <summary>Over TCP: reads one whole frame, asynchronously; 0 when the server closed the connection.</summary>
+    public async ValueTask<int> ReceiveFrameAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        if (!await ReceiveExactlyAsync(buffer[..4], cancellationToken).ConfigureAwait(false))
+        {
+            return 0;
+        }
+        int length = FrameLength(buffer.Span);
+        return await ReceiveExactlyAsync(buffer[4..length], cancellationToken).ConfigureAwait(false) ? length : 0;
+    }
+
+    private async ValueTask<bool> ReceiveExactlyAsync(Memory<byte> memory, CancellationToken cancellationToken)
+    {
+        while (memory.Length > 0)
+        {
+            int n = await Socket.ReceiveAsync(memory, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            if (n == 0)
+            {
+                return false;
+            }
+            memory = memory[n..];
+        }
+        return true;
     }
 
     public void Dispose() => Socket.Dispose();
