@@ -232,7 +232,9 @@ public sealed class FuzzRelay
         FuzzInvariantException.Check(Binder.OpenCount <= 2 * (Options.RelayPortMax - Options.RelayPortMin + 1), "more relay sockets open than ports");
         foreach (Allocation allocation in Server.Allocations)
         {
-            _ = allocation;
+            FuzzInvariantException.Check(!allocation.IsDeleted, "a deleted allocation is still in the table");
+            FuzzInvariantException.Check(allocation.PermissionCount <= Options.MaxPermissionsPerAllocation, "more permissions than MaxPermissionsPerAllocation");
+            FuzzInvariantException.Check(allocation.ChannelCount <= Options.MaxChannelsPerAllocation, "more channels than MaxChannelsPerAllocation");
         }
     }
 
