@@ -47,6 +47,7 @@ done
 
 rm -rf "$OUT"
 mkdir -p "$OUT" "$FINDINGS"
+SEEDS=$(find "tests/EdgeRelay.Fuzz/corpus/$TARGET" -type f | wc -l)
 # In a container as root: no CPU governor to check, no core dump pipe to care about, no affinity to set
 # (the machine is shared). SharpFuzz feeds AFL++ its own coverage, so the binary check is skipped.
 export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1 AFL_SKIP_BIN_CHECK=1
@@ -76,6 +77,6 @@ for kind in crashes hangs; do
     done
 done
 echo "target $TARGET: run $(( $(stat last_update) - $(stat start_time) ))s, $(stat execs_done) executions, $(stat execs_per_sec) exec/s," \
-     "corpus $(stat corpus_count) (seeds $(ls "tests/EdgeRelay.Fuzz/corpus/$TARGET" | wc -l)), stability $(stat stability)," \
+     "corpus $(stat corpus_count) (seeds $SEEDS), stability $(stat stability)," \
      "$crashes crashes, $hangs hangs (saved: $(stat saved_crashes) crashes, $(stat saved_hangs) hangs)"
 [[ $((crashes + hangs)) -eq 0 ]] || log "inputs copied to $FINDINGS"
