@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using EdgeRelay.Stun;
 
 namespace EdgeRelay.Turn;
@@ -23,10 +24,23 @@ internal sealed class ResponseCache
 
     public int Count => _responses.Count;
 
-    public bool TryGet(in FiveTuple fiveTuple, TransactionId transactionId, long nowMs, out byte[]? response)
+    /// <summary>
+    /// The response kept for <paramref name="request"/> if it can be a retransmission. RFC 8489 §6.3.1 answers a
+    /// retransmission alike, and a retransmission is the same request: the same method and, since only responses
+    /// to authenticated requests are kept, with message integrity. Another request that reuses the transaction ID
+    /// is handled afresh, so that an Allocate success never answers a Refresh, nor a request without credentials.
+    /// </summary>
+    public bool TryGet(in FiveTuple fiveTuple, in StunMessageReader request, long nowMs, out byte[]? response)
     {
         Evict(nowMs);
-        return _responses.TryGetValue(new Key(fiveTuple, transactionId), out response);
+        if (_responses.TryGetValue(new Key(fiveTuple, request.TransactionId), out response)
+            && (request.HasMessageIntegrity || request.HasMessageIntegritySha256)
+            && StunMessageType.GetMethod(BinaryPrimitives.ReadUInt16BigEndian(response)) == request.Method)
+        {
+            return true;
+        }
+        response = null;
+        return false;
     }
 
     public void Add(in FiveTuple fiveTuple, TransactionId transactionId, ReadOnlySpan<byte> response, long nowMs)

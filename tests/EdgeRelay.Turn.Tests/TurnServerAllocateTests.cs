@@ -90,6 +90,38 @@ public sealed class TurnServerAllocateTests
         Assert.Single(host.Binder.Endpoints);
     }
 
+    /// <summary>Found by the turn fuzz target (tests/EdgeRelay.Fuzz/regressions/turn): the cached Allocate success answered a Refresh.</summary>
+    [Fact]
+    public void A_request_of_another_method_reusing_an_allocate_transaction_id_is_handled_not_answered_from_the_cache()
+    {
+        var host = new TurnTestHost();
+        TurnTestClient client = host.Client();
+        client.LearnChallenge(client.SendOnce(TurnTestClient.AllocateRequest()));
+        StunRequest allocate = TurnTestClient.AllocateRequest();
+        Assert.True(client.SendOnce(allocate).IsSuccess);
+
+        StunResponse refresh = client.SendOnce(new StunRequest(StunMethod.Refresh).Lifetime(0).WithTransactionId(allocate.TransactionId));
+
+        Assert.Equal(StunMethod.Refresh, refresh.Method);
+        Assert.True(refresh.IsSuccess, refresh.Describe());
+        Assert.Equal(0, host.Server.AllocationCount);
+    }
+
+    /// <summary>Found by the turn fuzz target: the cached Allocate success answered the same Allocate sent without credentials.</summary>
+    [Fact]
+    public void A_request_without_credentials_reusing_an_allocate_transaction_id_is_challenged_not_answered_from_the_cache()
+    {
+        var host = new TurnTestHost();
+        TurnTestClient client = host.Client();
+        client.LearnChallenge(client.SendOnce(TurnTestClient.AllocateRequest()));
+        StunRequest allocate = TurnTestClient.AllocateRequest();
+        Assert.True(client.SendOnce(allocate).IsSuccess);
+
+        StunResponse unauthenticated = client.SendRaw(TurnTestClient.AllocateRequest().WithTransactionId(allocate.TransactionId).Encode())!;
+
+        Assert.Equal(StunErrorCode.Unauthenticated, unauthenticated.ErrorCode);
+    }
+
     [Fact]
     public void Allocate_without_requested_transport_is_rejected_with_400()
     {

@@ -36,6 +36,13 @@ public sealed class StunRequest
         return this;
     }
 
+    /// <summary>Another request's transaction ID: a client that reuses one, which a retransmission alone may do.</summary>
+    public StunRequest WithTransactionId(byte[] transactionId)
+    {
+        TransactionId = (byte[])transactionId.Clone();
+        return this;
+    }
+
     public StunRequest Attribute(ushort type, byte[] value)
     {
         _attributes.Add((type, value, null));
