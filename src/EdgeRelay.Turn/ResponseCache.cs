@@ -29,12 +29,13 @@ internal sealed class ResponseCache
     /// retransmission alike, and a retransmission is the same request: the same method and, since only responses
     /// to authenticated requests are kept, with message integrity. Another request that reuses the transaction ID
     /// is handled afresh, so that an Allocate success never answers a Refresh, nor a request without credentials.
+    /// With <paramref name="anonymousAllowed"/> a request needs none, so its retransmission carries none either.
     /// </summary>
-    public bool TryGet(in FiveTuple fiveTuple, in StunMessageReader request, long nowMs, out byte[]? response)
+    public bool TryGet(in FiveTuple fiveTuple, in StunMessageReader request, bool anonymousAllowed, long nowMs, out byte[]? response)
     {
         Evict(nowMs);
         if (_responses.TryGetValue(new Key(fiveTuple, request.TransactionId), out response)
-            && (request.HasMessageIntegrity || request.HasMessageIntegritySha256)
+            && (anonymousAllowed || request.HasMessageIntegrity || request.HasMessageIntegritySha256)
             && StunMessageType.GetMethod(BinaryPrimitives.ReadUInt16BigEndian(response)) == request.Method)
         {
             return true;

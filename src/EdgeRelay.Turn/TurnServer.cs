@@ -142,7 +142,7 @@ public sealed partial class TurnServer
         }
 
         long now = _clock.NowMs;
-        if (_responses.TryGet(fiveTuple, request, now, out byte[]? cached))
+        if (_responses.TryGet(fiveTuple, request, _options.AllowAnonymous, now, out byte[]? cached))
         {
             cached.CopyTo(response);
             return TurnAction.Respond(cached!.Length, fiveTuple.Client, clientContext);

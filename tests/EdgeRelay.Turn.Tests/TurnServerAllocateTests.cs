@@ -90,6 +90,21 @@ public sealed class TurnServerAllocateTests
         Assert.Single(host.Binder.Endpoints);
     }
 
+    [Fact]
+    public void With_anonymous_relaying_a_retransmitted_allocate_without_credentials_gets_the_cached_response()
+    {
+        var host = new TurnTestHost(TurnTestHost.CreateOptions(allowAnonymous: true));
+        TurnTestClient client = host.Client(username: null);
+        byte[] request = TurnTestClient.AllocateRequest().Encode();
+
+        StunResponse first = client.SendRaw(request)!;
+        StunResponse retransmission = client.SendRaw(request)!;
+
+        Assert.True(first.IsSuccess, first.Describe());
+        Assert.Equal(first.Bytes, retransmission.Bytes);
+        Assert.Equal(1, host.Server.AllocationCount);
+    }
+
     /// <summary>Found by the turn fuzz target (tests/EdgeRelay.Fuzz/regressions/turn): the cached Allocate success answered a Refresh.</summary>
     [Fact]
     public void A_request_of_another_method_reusing_an_allocate_transaction_id_is_handled_not_answered_from_the_cache()
