@@ -32,14 +32,7 @@ public sealed partial class TurnServer
         // Draining: no new allocation here; the client is sent on (300), or refused as at capacity (508).
         if (Draining)
         {
-            int redirected = TryWriteTryAlternate(response, request, fiveTuple, auth, "draining");
-            if (redirected > 0)
-            {
-                return redirected;
-            }
-            Counters.CapacityRejections++;
-            TurnLog.AllocationRefused(_logger, auth.Username, "draining, and no alternate server of the client's family is configured");
-            return WriteError(response, request, StunErrorCode.InsufficientCapacity, auth);
+            return RedirectOrRefuse(response, request, fiveTuple, auth, "draining");
         }
 
         // Step 3: REQUESTED-TRANSPORT, and only UDP.
@@ -116,14 +109,7 @@ public sealed partial class TurnServer
         }
         if (_allocations.Count >= _options.MaxAllocations)
         {
-            int redirected = TryWriteTryAlternate(response, request, fiveTuple, auth, "allocation limit of the relay reached");
-            if (redirected > 0)
-            {
-                return redirected;
-            }
-            Counters.CapacityRejections++;
-            TurnLog.AllocationRefused(_logger, auth.Username, "allocation limit of the relay reached");
-            return WriteError(response, request, StunErrorCode.InsufficientCapacity, auth);
+            return RedirectOrRefuse(response, request, fiveTuple, auth, "allocation limit of the relay reached");
         }
 
         RelayedTransport? relay;

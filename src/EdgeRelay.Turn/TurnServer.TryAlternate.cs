@@ -26,6 +26,19 @@ public sealed partial class TurnServer
     /// signed with the key that authenticated the request (this runs after step 1 of §7.2), so that an
     /// off-path attacker cannot redirect clients: RFC 8489 §10 has clients ignore an unauthenticated one.
     /// </summary>
+    /// <summary>No allocation here (<paramref name="why"/>): 300 to an alternate of the client's family, else 508 Insufficient Capacity.</summary>
+    private int RedirectOrRefuse(Span<byte> response, in StunMessageReader request, in FiveTuple fiveTuple, in AuthContext auth, string why)
+    {
+        int redirected = TryWriteTryAlternate(response, request, fiveTuple, auth, why);
+        if (redirected > 0)
+        {
+            return redirected;
+        }
+        Counters.CapacityRejections++;
+        TurnLog.AllocationRefused(_logger, auth.Username, why);
+        return WriteError(response, request, StunErrorCode.InsufficientCapacity, auth);
+    }
+
     /// <returns>The response's length, or 0 when no alternate of that family is configured.</returns>
     private int TryWriteTryAlternate(Span<byte> response, in StunMessageReader request, in FiveTuple fiveTuple, in AuthContext auth, string why)
     {

@@ -13,22 +13,9 @@ public sealed class TurnServerRateLimitTests(ITestOutputHelper output)
 {
     private static readonly TransportAddress Peer = TurnTestHost.Address("8.8.8.8", 5000);
 
-    private static TurnTestHost Host(int challengeBurst = 200, double challengesPerSecond = 50, int loginBurst = 20, double loginsPerMinute = 10)
-    {
-        TurnServerOptions o = TurnTestHost.CreateOptions();
-        return new TurnTestHost(new TurnServerOptions
-        {
-            Realm = o.Realm,
-            RelayAddressIPv4 = o.RelayAddressIPv4,
-            AdvertisedRelayAddressIPv4 = o.AdvertisedRelayAddressIPv4,
-            Users = o.Users,
-            ChallengeBurstPerAddress = challengeBurst,
-            ChallengesPerSecondPerAddress = challengesPerSecond,
-            FailedLoginBurstPerUser = loginBurst,
-            FailedLoginsPerMinutePerUser = loginsPerMinute,
-            NonceLifetime = TimeSpan.FromSeconds(60),
-        });
-    }
+    private static TurnTestHost Host(int challengeBurst = 200, double challengesPerSecond = 50, int loginBurst = 20, double loginsPerMinute = 10) =>
+        new(TurnTestHost.CreateOptions(nonceLifetime: TimeSpan.FromSeconds(60), challengeBurstPerAddress: challengeBurst,
+            challengesPerSecondPerAddress: challengesPerSecond, failedLoginBurstPerUser: loginBurst, failedLoginsPerMinutePerUser: loginsPerMinute));
 
     private static bool Challenged(TurnTestClient client) =>
         client.SendRaw(TurnTestClient.AllocateRequest().Encode()) is { ErrorCode: StunErrorCode.Unauthenticated };

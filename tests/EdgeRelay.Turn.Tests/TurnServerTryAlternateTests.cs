@@ -13,19 +13,8 @@ public sealed class TurnServerTryAlternateTests
     private static readonly TransportAddress AlternateB = TurnTestHost.Address("198.51.100.22", 3479);
     private static readonly TransportAddress AlternateV6 = TransportAddress.FromIPAddress(System.Net.IPAddress.Parse("2001:db8::21"), 3478);
 
-    private static TurnTestHost Host(int maxAllocations = 2000, params TransportAddress[] alternates)
-    {
-        TurnServerOptions options = TurnTestHost.CreateOptions(maxAllocations: maxAllocations);
-        return new TurnTestHost(new TurnServerOptions
-        {
-            Realm = options.Realm,
-            RelayAddressIPv4 = options.RelayAddressIPv4,
-            AdvertisedRelayAddressIPv4 = options.AdvertisedRelayAddressIPv4,
-            Users = options.Users,
-            MaxAllocations = options.MaxAllocations,
-            AlternateServers = alternates,
-        });
-    }
+    private static TurnTestHost Host(int maxAllocations = 2000, params TransportAddress[] alternates) =>
+        new(TurnTestHost.CreateOptions(maxAllocations: maxAllocations, alternateServers: alternates));
 
     private static TransportAddress AlternateServer(StunResponse response)
     {

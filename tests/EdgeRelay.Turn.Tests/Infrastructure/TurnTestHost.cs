@@ -49,7 +49,12 @@ public sealed class TurnTestHost
         PeerAddressPolicy? peerPolicy = null,
         TimeSpan? nonceLifetime = null,
         IPAddress? relayAddressIPv6 = null,
-        bool relayIPv4 = true) =>
+        bool relayIPv4 = true,
+        IReadOnlyList<TransportAddress>? alternateServers = null,
+        int challengeBurstPerAddress = 200,
+        double challengesPerSecondPerAddress = 50,
+        int failedLoginBurstPerUser = 20,
+        double failedLoginsPerMinutePerUser = 10) =>
         new()
         {
             Realm = Realm,
@@ -67,6 +72,11 @@ public sealed class TurnTestHost
             MaxChannelsPerAllocation = maxChannelsPerAllocation,
             PeerPolicy = peerPolicy ?? PeerAddressPolicy.Default,
             NonceLifetime = nonceLifetime ?? TimeSpan.FromMinutes(10),
+            AlternateServers = alternateServers ?? [],
+            ChallengeBurstPerAddress = challengeBurstPerAddress,
+            ChallengesPerSecondPerAddress = challengesPerSecondPerAddress,
+            FailedLoginBurstPerUser = failedLoginBurstPerUser,
+            FailedLoginsPerMinutePerUser = failedLoginsPerMinutePerUser,
         };
 
     public static TransportAddress Address(string ip, int port) => TransportAddress.FromIPAddress(IPAddress.Parse(ip), port);
