@@ -312,11 +312,12 @@ public static class ConfigurationReader
     private static RelaySection ReadRelay(JsonElement element)
     {
         var section = new JsonSection(element, "relay", "address", "externalAddress", "ipv6Address", "ipv6ExternalAddress", "portRange");
+        bool auto = section.GetString("externalAddress") == "auto";
         var relay = new RelaySection
         {
             Address = ReadRelayAddress(section, "address", AddressFamily.InterNetwork) ?? IPAddress.Any,
-            ExternalAddressAuto = section.GetString("externalAddress") == "auto",
-            ExternalAddress = section.GetString("externalAddress") == "auto" ? null : ReadExternalAddress(section, "externalAddress", AddressFamily.InterNetwork),
+            ExternalAddressAuto = auto,
+            ExternalAddress = auto ? null : ReadExternalAddress(section, "externalAddress", AddressFamily.InterNetwork),
             Ipv6Address = ReadRelayAddress(section, "ipv6Address", AddressFamily.InterNetworkV6),
             Ipv6ExternalAddress = ReadExternalAddress(section, "ipv6ExternalAddress", AddressFamily.InterNetworkV6),
         };

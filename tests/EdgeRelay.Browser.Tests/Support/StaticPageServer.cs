@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Reflection;
+using System.Text;
 
 namespace EdgeRelay.Browser.Tests.Support;
 
@@ -79,17 +80,22 @@ public sealed class StaticPageServer : IDisposable
         }
     }
 
-    /// <summary>Pages/NAME.html of this project, or null.</summary>
-    public static byte[]? Page(string name)
+    /// <summary>The comment by which a page asks for Pages/selected-pair.js, which both WebRTC pages use.</summary>
+    private const string SelectedPairScript = "/* selected-pair.js: inlined by StaticPageServer.Page */";
+
+    /// <summary>Pages/NAME.html of this project, with the shared scripts it names inlined, or null.</summary>
+    public static byte[]? Page(string name) =>
+        Resource(name) is { } page ? Encoding.UTF8.GetBytes(page.Replace(SelectedPairScript, Resource("selected-pair.js"), StringComparison.Ordinal)) : null;
+
+    private static string? Resource(string name)
     {
         using Stream? stream = Assembly.GetExecutingAssembly().GetManifestResourceStream("Pages." + name);
         if (stream is null)
         {
             return null;
         }
-        using var copy = new MemoryStream();
-        stream.CopyTo(copy);
-        return copy.ToArray();
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        return reader.ReadToEnd();
     }
 
     public void Dispose()

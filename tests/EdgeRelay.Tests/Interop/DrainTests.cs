@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text.Json;
@@ -48,16 +47,6 @@ public sealed class DrainTests : IDisposable
         return new Relay(process, port, new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{statusPort}/") });
     }
 
-    private static void WaitFor(Func<bool> condition, Func<string> why)
-    {
-        var waited = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(waited.Elapsed < Limit, why());
-            Thread.Sleep(50);
-        }
-    }
-
     [Fact]
     public async Task SIGUSR1_sends_new_allocations_to_the_alternate_while_the_call_in_progress_relays_to_its_end_and_SIGUSR2_takes_them_again()
     {
@@ -69,7 +58,7 @@ public sealed class DrainTests : IDisposable
             Task<(int, string)> call = Task.Run(() => Coturn.UClient("-u", RunningRelay.User, "-w", RunningRelay.Password,
                 "-p", relay.Port.ToString(CultureInfo.InvariantCulture), "-e", "127.0.0.1", "-r", peerPort.ToString(CultureInfo.InvariantCulture),
                 "-n", "600", "-m", "1", "-z", "20", "127.0.0.1"));
-            WaitFor(() => relay.PacketsToPeers() > 0, () => $"the call did not start relaying:\n{relay.Process.Output}");
+            Assert.True(Eventually.True(() => relay.PacketsToPeers() > 0, Limit), $"the call did not start relaying:\n{relay.Process.Output}");
 
             relay.Process.Signal("USR1");
             Assert.True(relay.Process.WaitForOutput("Draining, asked by SIGUSR1", Limit), relay.Process.Output);

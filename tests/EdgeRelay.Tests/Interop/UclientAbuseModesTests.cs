@@ -50,17 +50,8 @@ public sealed class UclientAbuseModesTests(ITestOutputHelper output)
         output.WriteLine($"allocations created {counters.AllocationsCreated}, ended {counters.AllocationsEnded}, alive {relay.Engine.Server.AllocationCount}, " +
                          $"malformed {counters.MalformedPackets}, stream connections {relay.Engine.StreamConnectionCount}");
         // The DoS mode's TCP clients closed their connections: their allocations ended with them (RFC 8656 §6.2).
-        WaitFor(() => relay.Engine.StreamConnectionCount == 0 && relay.Engine.Server.AllocationCountOf(EdgeRelay.Turn.TransportProtocol.Tcp) == 0,
-            () => $"{relay.Engine.StreamConnectionCount} connections and {relay.Engine.Server.AllocationCountOf(EdgeRelay.Turn.TransportProtocol.Tcp)} TCP allocations left");
-    }
-
-    private static void WaitFor(Func<bool> condition, Func<string> why)
-    {
-        var waited = System.Diagnostics.Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(30), why());
-            Thread.Sleep(50);
-        }
+        Assert.True(Eventually.True(() => relay.Engine.StreamConnectionCount == 0 && relay.Engine.Server.AllocationCountOf(EdgeRelay.Turn.TransportProtocol.Tcp) == 0,
+                TimeSpan.FromSeconds(30)),
+            $"{relay.Engine.StreamConnectionCount} connections and {relay.Engine.Server.AllocationCountOf(EdgeRelay.Turn.TransportProtocol.Tcp)} TCP allocations left");
     }
 }

@@ -140,7 +140,7 @@ public sealed class SelfCheckBehindLinuxNatTests
         // MASQUERADE filters (address and port-dependent): the page says what forwarding would add.
         Assert.Contains(Advice(status), a => a.Contains("forward UDP ports 50000-50999", StringComparison.Ordinal));
         // Amber steady on the box: the LED driver wrote it (the animator shows a steady state at once).
-        Assert.True(WaitFor(() => setup.Brightness("amber") == "1" && setup.Brightness("green") == "0" && setup.Brightness("red") == "0"),
+        Assert.True(Eventually.True(() => setup.Brightness("amber") == "1" && setup.Brightness("green") == "0" && setup.Brightness("red") == "0", CheckLimit),
             $"LEDs green {setup.Brightness("green")}, amber {setup.Brightness("amber")}, red {setup.Brightness("red")}\n{setup.Box.Output}");
         Assert.Contains("D7-external-address-mismatch", setup.Box.Output, StringComparison.Ordinal);
     }
@@ -159,13 +159,13 @@ public sealed class SelfCheckBehindLinuxNatTests
         Assert.Equal(NatLab.NatOutsideAddress, selfCheck.GetProperty("detectedExternalAddress").GetString());
         // The engine's own options (new allocations get XOR-RELAYED-ADDRESS on the public address), the page's
         // iceServers and the log follow, once the address is applied a moment after the check.
-        Assert.True(WaitFor(() =>
+        Assert.True(Eventually.True(() =>
         {
             JsonElement now = setup.StatusAfterTheFirstCheck();
             return now.GetProperty("selfCheck").GetProperty("advertisedAddress").GetString() == NatLab.NatOutsideAddress
                    && now.GetProperty("iceServers")[0].GetProperty("urls").EnumerateArray().Any(u => u.GetString() == $"turn:{NatLab.NatOutsideAddress}:3478?transport=udp");
-        }), all);
-        Assert.True(WaitFor(() => setup.Box.Output.Contains($"new allocations are advertised on {NatLab.NatOutsideAddress}", StringComparison.Ordinal)),
+        }, CheckLimit), all);
+        Assert.True(Eventually.True(() => setup.Box.Output.Contains($"new allocations are advertised on {NatLab.NatOutsideAddress}", StringComparison.Ordinal), CheckLimit),
             setup.Box.Output);
     }
 
@@ -185,19 +185,5 @@ public sealed class SelfCheckBehindLinuxNatTests
         Assert.Equal(NatLab.ClientAddress, selfCheck.GetProperty("advertisedAddress").GetString());
         Assert.Contains(Advice(status), a => a.Contains($"\"auto\" does not use {NatLab.NatOutsideAddress}", StringComparison.Ordinal));
         Assert.DoesNotContain("new allocations are advertised on", setup.Box.Output, StringComparison.Ordinal);
-    }
-
-    private static bool WaitFor(Func<bool> condition)
-    {
-        var waited = Stopwatch.StartNew();
-        while (waited.Elapsed < CheckLimit)
-        {
-            if (condition())
-            {
-                return true;
-            }
-            Thread.Sleep(100);
-        }
-        return false;
     }
 }
