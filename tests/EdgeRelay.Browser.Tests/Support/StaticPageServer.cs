@@ -100,7 +100,9 @@ public sealed class StaticPageServer : IDisposable
 
     public void Dispose()
     {
-        _listener.Stop();
+        // Close alone: .NET's managed HttpListener removes its endpoint in Stop and again in Close, and the
+        // second removal binds the port anew to look it up, which fails ("Address already in use") when
+        // another test has taken the port meanwhile.
         _listener.Close();
         try
         {
