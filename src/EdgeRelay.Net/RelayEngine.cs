@@ -41,6 +41,7 @@ public sealed partial class RelayEngine : IRelayBinder, IAsyncDisposable
     private bool _started;
     private long _sendFailures;
     private long _refusedConnections;
+    private long _evictedConnections;
     private int _streamConnections;
     private long _bytesDroppedToSlowClients;
     private readonly string? _ioUringUnavailable;
@@ -116,6 +117,9 @@ public sealed partial class RelayEngine : IRelayBinder, IAsyncDisposable
     public long LoopDatagrams => _eventLoops.Sum(l => l.Datagrams);
     public long RefusedConnections => Interlocked.Read(ref _refusedConnections);
 
+    /// <summary>TCP and TLS connections without an allocation closed to make room for a new one at limits.maxConnections.</summary>
+    public long EvictedConnections => Interlocked.Read(ref _evictedConnections);
+
     /// <summary>
     /// One counter per part of the engine that must keep moving: each batched loop's turns, and the
     /// timer tick that expires allocations (it takes the core's lock, so it stalls with a stuck core).
@@ -182,6 +186,29 @@ public sealed partial class RelayEngine : IRelayBinder, IAsyncDisposable
     }
 
     internal void RemoveStreamConnection() => Interlocked.Decrement(ref _streamConnections);
+
+    /// <summary>
+    /// At limits.maxConnections, a new client takes the place of the connection that holds no allocation and
+    /// has been quiet longest: connections opened and left idle (or kept alive with Binding requests) cannot
+    /// lock out the clients that come to relay, while no call in progress is ever cut. The new connection is
+    /// counted at once; the closed one until its loop ends, so the count can pass the limit by the few being
+    /// closed. False when every connection holds an allocation.
+    /// </summary>
+    internal bool TryMakeRoomForStreamConnection()
+    {
+        StreamConnection? quietest = null;
+        foreach (RunningListener listener in _running.Concat(_retired))
+        {
+            listener.Stream?.FindQuieterWithoutAllocation(ref quietest);
+        }
+        if (quietest is null || !quietest.Close("closed for a new connection: limits.maxConnections reached and it held no allocation"))
+        {
+            return false;
+        }
+        Interlocked.Increment(ref _streamConnections);
+        Interlocked.Increment(ref _evictedConnections);
+        return true;
+    }
 
     /// <summary>Binds only UDP listeners (tests and the development default).</summary>
     public void Start(IEnumerable<IPEndPoint> udpListeners) => Start(udpListeners.Select(ListenerOptions.Udp));

@@ -29,6 +29,9 @@ public sealed class TurnCounters
     /// <summary>Requests not answered: their user name had its failed logins for now (limits.failedLoginsPerMinutePerUser).</summary>
     public long LoginsRateLimited { get; internal set; }
 
+    /// <summary>Requests on an allocation's five-tuple not answered: it had its requests for now (limits.requestsPerSecondPerAllocation).</summary>
+    public long AllocationRequestsRateLimited { get; internal set; }
+
     /// <summary>Allocate answered 300 Try Alternate with an ALTERNATE-SERVER: draining, or at capacity.</summary>
     public long AllocationsRedirected { get; internal set; }
     public long MalformedPackets { get; internal set; }

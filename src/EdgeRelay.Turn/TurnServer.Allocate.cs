@@ -3,6 +3,7 @@ using System.Net;
 using System.Security.Cryptography;
 using EdgeRelay.Stun;
 using EdgeRelay.Turn.Allocations;
+using EdgeRelay.Turn.Auth;
 
 namespace EdgeRelay.Turn;
 
@@ -150,6 +151,7 @@ public sealed partial class TurnServer
 
         long lifetime = ComputeLifetime(request);
         var allocation = new Allocation(fiveTuple, clientContext, auth.Username, relay!, additional, now + lifetime, _clock.UtcNow);
+        allocation.RequestBudget = TokenBucket.Full(_options.RequestBurstPerAllocation, now);
         foreach (RelayedTransport opened in allocation.Relays)
         {
             opened.Endpoint.Allocation = allocation;

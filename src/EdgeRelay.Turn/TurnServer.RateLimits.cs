@@ -1,4 +1,5 @@
 using EdgeRelay.Stun;
+using EdgeRelay.Turn.Allocations;
 using EdgeRelay.Turn.Auth;
 
 namespace EdgeRelay.Turn;
@@ -48,6 +49,20 @@ public sealed partial class TurnServer
             return true;
         }
         Counters.ChallengesRateLimited++;
+        return false;
+    }
+
+    /// <summary>
+    /// Whether the client of <paramref name="allocation"/> may make one more request now: a Refresh storm on
+    /// one allocation gets no answers beyond its bucket, while every other client is served as before.
+    /// </summary>
+    private bool MayRequest(Allocation allocation, long now)
+    {
+        if (allocation.RequestBudget.TryTake(_options.RequestBurstPerAllocation, _options.RequestsPerSecondPerAllocation, now))
+        {
+            return true;
+        }
+        Counters.AllocationRequestsRateLimited++;
         return false;
     }
 

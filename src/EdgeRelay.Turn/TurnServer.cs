@@ -142,6 +142,11 @@ public sealed partial class TurnServer
         }
 
         long now = _clock.NowMs;
+        if (_allocations.TryGetValue(fiveTuple, out Allocation? existing) && !MayRequest(existing, now))
+        {
+            // Not answered, as the challenge limit does: the client's retransmissions back off (RFC 8489 §6.2.1).
+            return TurnAction.None;
+        }
         if (_responses.TryGet(fiveTuple, request, _options.AllowAnonymous, now, out byte[]? cached))
         {
             cached.CopyTo(response);

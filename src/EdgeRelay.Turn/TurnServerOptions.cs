@@ -88,6 +88,15 @@ public sealed class TurnServerOptions
     public double FailedLoginsPerMinutePerUser { get; init; } = 10;
 
     /// <summary>
+    /// Requests on the five-tuple of an allocation (Refresh, CreatePermission, ChannelBind, Allocate
+    /// retransmissions): a burst, then so many a second. Each costs a MESSAGE-INTEGRITY check and an answer,
+    /// so a client that storms them is not answered beyond the bucket and retransmits later (RFC 8489 §6.2.1).
+    /// The burst covers a full ICE start: a permission and a channel for every peer the quotas allow.
+    /// </summary>
+    public int RequestBurstPerAllocation { get; init; } = 200;
+    public double RequestsPerSecondPerAllocation { get; init; } = 20;
+
+    /// <summary>
     /// Other relays to send new allocations to with 300 Try Alternate (RFC 8489 §10, ALTERNATE-SERVER) when this
     /// one is draining or at <see cref="MaxAllocations"/>; one of the client's family is chosen, in turn.
     /// </summary>

@@ -155,7 +155,7 @@ public sealed class RelayEngineReconfigureTests
 
         // Once the client closes, its allocation ends and the connection is no longer counted.
         client.Dispose();
-        Assert.True(await WaitUntil(() => engine.Server.AllocationCountOf(TransportProtocol.Tcp) == 0
+        Assert.True(await Eventually.TrueAsync(() => engine.Server.AllocationCountOf(TransportProtocol.Tcp) == 0
                                           && engine.StreamConnectionCountOf(TransportProtocol.Tcp) == 0),
             "the allocation of the closed connection is still there");
     }
@@ -177,7 +177,7 @@ public sealed class RelayEngineReconfigureTests
         Assert.Equal(tcp, engine.StreamEndPoints[0].EndPoint);
         using StreamClient second = await StreamClient.ConnectAsync(tcp);
         await second.Socket.SendAsync(AnonymousRelay.Build(StunMethod.Binding, (ref StunMessageWriter _) => { }), SocketFlags.None);
-        Assert.Null(await ReadOrClosed(second));
+        Assert.Null(await second.ReadMessageOrCloseAsync());
         Assert.Equal(1, engine.RefusedConnections);
         await first.RequestAsync(StunMethod.Binding, (ref StunMessageWriter _) => { });
     }
@@ -334,27 +334,6 @@ public sealed class RelayEngineReconfigureTests
         var buffer = new byte[2048];
         // A timeout, or the ICMP port unreachable that Linux reports on the next receive.
         Assert.Throws<SocketException>(() => client.Receive(buffer));
-    }
-
-    private static async Task<byte[]?> ReadOrClosed(StreamClient client)
-    {
-        try
-        {
-            return await client.ReadMessageAsync();
-        }
-        catch (SocketException)
-        {
-            return null; // a reset is a close too
-        }
-    }
-
-    private static async Task<bool> WaitUntil(Func<bool> condition)
-    {
-        for (int attempt = 0; attempt < 250 && !condition(); attempt++)
-        {
-            await Task.Delay(20);
-        }
-        return condition();
     }
 
     private static async Task<string> ServedSubject(IPEndPoint tls)

@@ -102,6 +102,43 @@ public sealed class TurnServerRateLimitTests(ITestOutputHelper output)
         Assert.True(host.Client(clientIp: "203.0.113.79").Allocate().IsSuccess);
     }
 
+    [Fact]
+    public void A_Refresh_storm_on_one_allocation_gets_answers_up_to_its_bucket_and_no_one_else_is_touched()
+    {
+        TurnTestHost host = new(TurnTestHost.CreateOptions(requestBurstPerAllocation: 5, requestsPerSecondPerAllocation: 2));
+        TurnTestClient storming = host.Client();
+        TurnTestClient other = host.Client(username: "bob", password: TurnTestHost.BobPassword, clientPort: 40001);
+        storming.AllocateOrFail();
+        other.AllocateOrFail();
+        Assert.True(storming.CreatePermission(Peer).IsSuccess);
+
+        int answered = 0;
+        for (int i = 0; i < 50; i++)
+        {
+            if (storming.SendRaw(new StunRequest(StunMethod.Refresh).Lifetime(600).Encode(storming.CurrentAuth())) is { IsSuccess: true })
+            {
+                answered++;
+            }
+        }
+        // The burst of five, less the CreatePermission: every request on the five-tuple spends the same bucket.
+        Assert.Equal(4, answered);
+        Assert.Equal(46, host.Server.Counters.AllocationRequestsRateLimited);
+        Assert.Null(storming.SendRaw(new StunRequest(StunMethod.ChannelBind).ChannelNumber(0x4000).XorPeerAddress(Peer).Encode(storming.CurrentAuth())));
+
+        // Its call still relays; the other client's requests are all answered.
+        Assert.Equal(TurnActionKind.SendToPeer, storming.Handle(TurnTestClient.SendIndication(Peer, [1, 2, 3]), out _).Kind);
+        for (int i = 0; i < 5; i++)
+        {
+            Assert.True(other.Refresh(600).IsSuccess);
+        }
+
+        // Two a second: the storming client is answered again after a second, twice.
+        host.Time.AdvanceSeconds(1);
+        Assert.True(storming.SendOnce(new StunRequest(StunMethod.Refresh).Lifetime(600)).IsSuccess);
+        Assert.True(storming.SendOnce(new StunRequest(StunMethod.Refresh).Lifetime(600)).IsSuccess);
+        Assert.Null(storming.SendRaw(new StunRequest(StunMethod.Refresh).Lifetime(600).Encode(storming.CurrentAuth())));
+    }
+
     /// <summary>
     /// RFC 8656 §21.1 / RFC 8489 §16.1: a server must not be a reflector. Every request that a spoofer can send
     /// without credentials is answered with no more than the RFC asks: XOR-MAPPED-ADDRESS to a Binding, REALM,

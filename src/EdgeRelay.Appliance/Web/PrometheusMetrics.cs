@@ -57,8 +57,9 @@ public static class PrometheusMetrics
                 .Select(d => ($"reason=\"{Name(d.ToString())}\"", c.GetPeerRefusals(d))).ToArray());
         Metric(text, "edgerelay_quota_rejections_total", "counter", "Allocate refused by the per-user quota (486).", ("", c.QuotaRejections));
         Metric(text, "edgerelay_capacity_rejections_total", "counter", "Requests refused for capacity (508).", ("", c.CapacityRejections));
-        Metric(text, "edgerelay_rate_limited_total", "counter", "Requests not answered by a rate limit: 401/438 per client address, failed logins per user name.",
-            ("limit=\"challenges_per_address\"", c.ChallengesRateLimited), ("limit=\"failed_logins_per_user\"", c.LoginsRateLimited));
+        Metric(text, "edgerelay_rate_limited_total", "counter", "Requests not answered by a rate limit: 401/438 per client address, failed logins per user name, requests per allocation.",
+            ("limit=\"challenges_per_address\"", c.ChallengesRateLimited), ("limit=\"failed_logins_per_user\"", c.LoginsRateLimited),
+            ("limit=\"requests_per_allocation\"", c.AllocationRequestsRateLimited));
         Metric(text, "edgerelay_allocations_redirected_total", "counter", "Allocate sent to an alternate server (300 Try Alternate): draining or at capacity.",
             ("", c.AllocationsRedirected));
         Metric(text, "edgerelay_draining", "gauge", "1 while the relay drains: new allocations go elsewhere, calls in progress go on.",
@@ -71,6 +72,8 @@ public static class PrometheusMetrics
             ("transport=\"tcp\"", engine.StreamConnectionCountOf(TransportProtocol.Tcp)),
             ("transport=\"tls\"", engine.StreamConnectionCountOf(TransportProtocol.Tls)));
         Metric(text, "edgerelay_refused_connections_total", "counter", "TCP and TLS connections refused by limits.", ("", engine.RefusedConnections));
+        Metric(text, "edgerelay_evicted_connections_total", "counter",
+            "TCP and TLS connections without an allocation closed to make room for a new one at limits.maxConnections.", ("", engine.EvictedConnections));
         Metric(text, "edgerelay_send_failures_total", "counter", "Datagrams the kernel refused to send.", ("", engine.SendFailures));
         Metric(text, "edgerelay_slow_client_dropped_bytes_total", "counter", "Bytes dropped for TCP and TLS clients that read too slowly.",
             ("", engine.BytesDroppedToSlowClients));

@@ -28,6 +28,7 @@ internal sealed class StreamConnection : IClientSender
     private bool _signalled;
     private Stream? _stream;
     private long _lastMessageTimestamp;
+    private volatile bool _holdsAllocation;
     private string _closeReason = "closed by client";
 
     public StreamConnection(Socket socket, StreamListener listener, RelayEngine engine, StreamLimits limits, FiveTuple fiveTuple)
@@ -44,6 +45,18 @@ internal sealed class StreamConnection : IClientSender
 
     /// <summary>True once no message arrived for the idle timeout; the tick closes it if it holds no allocation.</summary>
     public bool IsIdle => _engine.Time.GetElapsedTime(Interlocked.Read(ref _lastMessageTimestamp)) > _limits.IdleTimeout;
+
+    /// <summary>When the client last completed a message (a <see cref="TimeProvider"/> timestamp).</summary>
+    public long LastMessageTimestamp => Interlocked.Read(ref _lastMessageTimestamp);
+
+    /// <summary>
+    /// Whether an allocation was on this five-tuple after the client's last STUN message: read without the
+    /// core's lock when room is made for a new connection. It can lag behind an allocation's expiry; the
+    /// idle tick asks the core itself.
+    /// </summary>
+    public bool HoldsAllocation => _holdsAllocation;
+
+    public bool IsClosed => _closed.IsCancellationRequested;
 
     public async Task RunAsync(TlsCertificateSource? tls)
     {
@@ -120,6 +133,11 @@ internal sealed class StreamConnection : IClientSender
                 lock (_engine.Gate)
                 {
                     action = _engine.Server.HandleClientPacket(FiveTuple, this, buffer.AsSpan(start, messageLength), response);
+                    if (!ChannelData.LooksLikeChannelData(buffer.AsSpan(start, messageLength)))
+                    {
+                        // Only a request makes or ends an allocation; ChannelData, the hot path, needs one already.
+                        _holdsAllocation = _engine.Server.FindAllocation(FiveTuple) is not null;
+                    }
                 }
                 _engine.Execute(action, buffer.AsSpan(start, messageLength), response, scratch);
                 start += frameLength;
@@ -186,14 +204,14 @@ internal sealed class StreamConnection : IClientSender
         }
     }
 
-    /// <summary>Ends the connection and, with it, its allocation.</summary>
-    public void Close(string reason)
+    /// <summary>Ends the connection and, with it, its allocation; false when it was closed already.</summary>
+    public bool Close(string reason)
     {
         lock (_sendGate)
         {
             if (_closed.IsCancellationRequested)
             {
-                return;
+                return false;
             }
             _closeReason = reason;
             _closed.Cancel();
@@ -210,5 +228,6 @@ internal sealed class StreamConnection : IClientSender
             _engine.Server.DeleteAllocation(FiveTuple, "connection closed: " + reason);
         }
         NetLog.ConnectionClosed(_engine.Logger, FiveTuple.ToString(), reason);
+        return true;
     }
 }

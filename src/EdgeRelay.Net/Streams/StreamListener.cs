@@ -110,20 +110,45 @@ internal sealed class StreamListener : IDisposable
 
     private string? TryAdmit(IPAddress address, StreamLimits limits)
     {
+        // Only this accept loop adds to _perAddress, so the count read here holds until it adds below.
+        int count;
         lock (_connections)
         {
-            _perAddress.TryGetValue(address, out int count);
-            if (count >= limits.MaxConnectionsPerAddress)
-            {
-                return $"{count} connections open from {address} (limits.maxConnectionsPerAddress)";
-            }
-            // The total spans every listener: counted by the engine, without taking another listener's lock.
-            if (!_engine.TryAddStreamConnection(limits.MaxConnections))
-            {
-                return $"{limits.MaxConnections} connections open (limits.maxConnections)";
-            }
+            _perAddress.TryGetValue(address, out count);
+        }
+        if (count >= limits.MaxConnectionsPerAddress)
+        {
+            return $"{count} connections open from {address} (limits.maxConnectionsPerAddress)";
+        }
+        // The total spans every listener: counted by the engine, which makes room across them (outside this
+        // listener's lock, so that two accept loops making room at once cannot wait on each other).
+        if (!_engine.TryAddStreamConnection(limits.MaxConnections) && !_engine.TryMakeRoomForStreamConnection())
+        {
+            return $"{limits.MaxConnections} connections open, each holding an allocation (limits.maxConnections)";
+        }
+        lock (_connections)
+        {
             _perAddress[address] = count + 1;
-            return null;
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Of this listener's open connections that hold no allocation, the one quiet for longer than
+    /// <paramref name="quietest"/>, if any, replaces it.
+    /// </summary>
+    internal void FindQuieterWithoutAllocation(ref StreamConnection? quietest)
+    {
+        lock (_connections)
+        {
+            foreach (StreamConnection connection in _connections)
+            {
+                if (!connection.HoldsAllocation && !connection.IsClosed
+                    && (quietest is null || connection.LastMessageTimestamp < quietest.LastMessageTimestamp))
+                {
+                    quietest = connection;
+                }
+            }
         }
     }
 

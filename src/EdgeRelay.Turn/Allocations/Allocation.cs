@@ -1,4 +1,5 @@
 using EdgeRelay.Stun;
+using EdgeRelay.Turn.Auth;
 using EdgeRelay.Turn.Policy;
 
 namespace EdgeRelay.Turn.Allocations;
@@ -54,6 +55,9 @@ public sealed class Allocation
         : null;
 
     public IEnumerable<RelayedTransport> Relays => AdditionalRelay is null ? [PrimaryRelay] : [PrimaryRelay, AdditionalRelay];
+
+    /// <summary>What is left of the requests this allocation's client may make now (TurnServer.RateLimits.cs).</summary>
+    internal TokenBucket RequestBudget;
 
     public long ExpiresAtMs { get; internal set; }
     public DateTimeOffset CreatedAt { get; }

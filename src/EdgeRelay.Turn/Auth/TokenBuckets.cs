@@ -10,20 +10,14 @@ namespace EdgeRelay.Turn.Auth;
 /// </summary>
 internal sealed class TokenBuckets<TKey>(int burst, double perSecond, int maxKeys) where TKey : notnull
 {
-    private readonly Dictionary<TKey, Bucket> _buckets = new();
-
-    private struct Bucket
-    {
-        public double Tokens;
-        public long UpdatedMs;
-    }
+    private readonly Dictionary<TKey, TokenBucket> _buckets = new();
 
     public int Count => _buckets.Count;
 
     /// <summary>Takes one token for <paramref name="key"/>; false when its bucket is empty.</summary>
     public bool TryTake(TKey key, long nowMs)
     {
-        if (!_buckets.TryGetValue(key, out Bucket bucket))
+        if (!_buckets.TryGetValue(key, out TokenBucket bucket))
         {
             if (_buckets.Count >= maxKeys)
             {
@@ -33,30 +27,23 @@ internal sealed class TokenBuckets<TKey>(int burst, double perSecond, int maxKey
                     return false;
                 }
             }
-            bucket = new Bucket { Tokens = burst, UpdatedMs = nowMs };
+            bucket = TokenBucket.Full(burst, nowMs);
         }
-        bucket.Tokens = Refilled(bucket, nowMs);
-        bucket.UpdatedMs = nowMs;
-        if (bucket.Tokens < 1)
-        {
-            _buckets[key] = bucket;
-            return false;
-        }
-        bucket.Tokens -= 1;
+        bool taken = bucket.TryTake(burst, perSecond, nowMs);
         _buckets[key] = bucket;
-        return true;
+        return taken;
     }
 
     /// <summary>Whether <paramref name="key"/> has no token left now, without taking one.</summary>
-    public bool IsEmpty(TKey key, long nowMs) => _buckets.TryGetValue(key, out Bucket bucket) && Refilled(bucket, nowMs) < 1;
+    public bool IsEmpty(TKey key, long nowMs) => _buckets.TryGetValue(key, out TokenBucket bucket) && bucket.Refilled(burst, perSecond, nowMs) < 1;
 
     /// <summary>Drops the buckets that are full again: they hold nothing a fresh bucket would not.</summary>
     public void Prune(long nowMs)
     {
         List<TKey>? full = null;
-        foreach ((TKey key, Bucket bucket) in _buckets)
+        foreach ((TKey key, TokenBucket bucket) in _buckets)
         {
-            if (Refilled(bucket, nowMs) >= burst)
+            if (bucket.Refilled(burst, perSecond, nowMs) >= burst)
             {
                 (full ??= []).Add(key);
             }
@@ -69,7 +56,4 @@ internal sealed class TokenBuckets<TKey>(int burst, double perSecond, int maxKey
             }
         }
     }
-
-    private double Refilled(in Bucket bucket, long nowMs) =>
-        Math.Min(burst, bucket.Tokens + Math.Max(0, nowMs - bucket.UpdatedMs) * perSecond / 1000.0);
 }

@@ -463,7 +463,8 @@ public static class ConfigurationReader
     {
         var section = new JsonSection(element, "limits", "maxAllocations", "maxAllocationsPerUser", "maxPermissionsPerAllocation",
             "maxChannelsPerAllocation", "maxLifetimeSeconds", "maxConnections", "maxConnectionsPerAddress", "connectionIdleSeconds",
-            "maxBufferedBytesPerConnection", "tlsHandshakeSeconds", "challengesPerSecondPerAddress", "failedLoginsPerMinutePerUser");
+            "maxBufferedBytesPerConnection", "tlsHandshakeSeconds", "challengesPerSecondPerAddress", "failedLoginsPerMinutePerUser",
+            "requestsPerSecondPerAllocation");
         var defaults = new LimitsSection();
         return new LimitsSection
         {
@@ -481,6 +482,7 @@ public static class ConfigurationReader
             TlsHandshakeSeconds = section.GetInt32("tlsHandshakeSeconds", 1, 120) ?? defaults.TlsHandshakeSeconds,
             ChallengesPerSecondPerAddress = section.GetInt32("challengesPerSecondPerAddress", 1, 100_000) ?? defaults.ChallengesPerSecondPerAddress,
             FailedLoginsPerMinutePerUser = section.GetInt32("failedLoginsPerMinutePerUser", 1, 100_000) ?? defaults.FailedLoginsPerMinutePerUser,
+            RequestsPerSecondPerAllocation = section.GetInt32("requestsPerSecondPerAllocation", 1, 100_000) ?? defaults.RequestsPerSecondPerAllocation,
         };
     }
 

@@ -130,6 +130,9 @@ public sealed record LimitsSection
 
     /// <summary>Wrong passwords a minute for one user name; a burst of two minutes' worth.</summary>
     public int FailedLoginsPerMinutePerUser { get; init; } = 10;
+
+    /// <summary>Requests a second on one allocation's five-tuple (Refresh, CreatePermission, ChannelBind); a burst of ten seconds' worth.</summary>
+    public int RequestsPerSecondPerAllocation { get; init; } = 20;
 }
 
 /// <summary>How the relay drives its UDP sockets.</summary>

@@ -70,6 +70,8 @@ public static class TurnOptionsFactory
             ChallengeBurstPerAddress = 4 * configuration.Limits.ChallengesPerSecondPerAddress,
             FailedLoginsPerMinutePerUser = configuration.Limits.FailedLoginsPerMinutePerUser,
             FailedLoginBurstPerUser = 2 * configuration.Limits.FailedLoginsPerMinutePerUser,
+            RequestsPerSecondPerAllocation = configuration.Limits.RequestsPerSecondPerAllocation,
+            RequestBurstPerAllocation = 10 * configuration.Limits.RequestsPerSecondPerAllocation,
             AlternateServers = configuration.AlternateServers.Select(EdgeRelay.Stun.TransportAddress.FromIPEndPoint).ToList(),
             NatBehaviorDiscovery = configuration.NatDiscovery is { Enabled: true, Primary: { } primary } discovery
                 ? new NatBehaviorDiscoveryOptions(primary, discovery.AlternateAddress, discovery.AlternatePort)

@@ -49,6 +49,19 @@ internal sealed class StreamClient : IDisposable
         return await ReadExactlyAsync(message.AsMemory(20)) ? message : null;
     }
 
+    /// <summary>The next message, or null when the relay closed the connection (a reset is a close too).</summary>
+    public async Task<byte[]?> ReadMessageOrCloseAsync()
+    {
+        try
+        {
+            return await ReadMessageAsync();
+        }
+        catch (SocketException)
+        {
+            return null;
+        }
+    }
+
     public async Task<TransportAddress> AllocateAsync()
     {
         byte[] response = await RequestAsync(StunMethod.Allocate, AnonymousRelay.AddRequestedTransportUdp);

@@ -54,7 +54,9 @@ public sealed class TurnTestHost
         int challengeBurstPerAddress = 200,
         double challengesPerSecondPerAddress = 50,
         int failedLoginBurstPerUser = 20,
-        double failedLoginsPerMinutePerUser = 10) =>
+        double failedLoginsPerMinutePerUser = 10,
+        int requestBurstPerAllocation = 200,
+        double requestsPerSecondPerAllocation = 20) =>
         new()
         {
             Realm = Realm,
@@ -77,6 +79,8 @@ public sealed class TurnTestHost
             ChallengesPerSecondPerAddress = challengesPerSecondPerAddress,
             FailedLoginBurstPerUser = failedLoginBurstPerUser,
             FailedLoginsPerMinutePerUser = failedLoginsPerMinutePerUser,
+            RequestBurstPerAllocation = requestBurstPerAllocation,
+            RequestsPerSecondPerAllocation = requestsPerSecondPerAllocation,
         };
 
     public static TransportAddress Address(string ip, int port) => TransportAddress.FromIPAddress(IPAddress.Parse(ip), port);
