@@ -42,6 +42,7 @@ public sealed partial class RelayEngine : IRelayBinder, IAsyncDisposable
     private long _sendFailures;
     private long _refusedConnections;
     private long _evictedConnections;
+    private long _oversizedDatagrams;
     private int _streamConnections;
     private long _bytesDroppedToSlowClients;
     private readonly string? _ioUringUnavailable;
@@ -116,6 +117,18 @@ public sealed partial class RelayEngine : IRelayBinder, IAsyncDisposable
     /// <summary>Datagrams the batched engine's loops have read.</summary>
     public long LoopDatagrams => _eventLoops.Sum(l => l.Datagrams);
     public long RefusedConnections => Interlocked.Read(ref _refusedConnections);
+
+    /// <summary>
+    /// The largest UDP datagram taken, from a client or a peer; a longer one is dropped and counted. WebRTC keeps
+    /// packets under the path MTU (about 1200 bytes); a larger one would not reach a UDP client unfragmented
+    /// anyway, and the limit keeps every receive slot of the batched loops small.
+    /// </summary>
+    public const int MaxUdpDatagram = 4096;
+
+    /// <summary>UDP datagrams dropped for being longer than <see cref="MaxUdpDatagram"/>.</summary>
+    public long OversizedDatagrams => Interlocked.Read(ref _oversizedDatagrams);
+
+    internal void CountOversizedDatagram() => Interlocked.Increment(ref _oversizedDatagrams);
 
     /// <summary>TCP and TLS connections without an allocation closed to make room for a new one at limits.maxConnections.</summary>
     public long EvictedConnections => Interlocked.Read(ref _evictedConnections);

@@ -11,6 +11,7 @@ public sealed class TurnCounters
 {
     private readonly long[] _authFailures = new long[Enum.GetValues<AuthFailure>().Length];
     private readonly long[] _peerRefusals = new long[Enum.GetValues<PeerDecision>().Length];
+    private readonly long[] _quotaRejections = new long[Enum.GetValues<Quota>().Length];
 
     public long AllocationsCreated { get; internal set; }
     public long AllocationsEnded { get; internal set; }
@@ -20,7 +21,6 @@ public sealed class TurnCounters
     public long BytesToPeers { get; internal set; }
     public long PacketsFromPeers { get; internal set; }
     public long BytesFromPeers { get; internal set; }
-    public long QuotaRejections { get; internal set; }
     public long CapacityRejections { get; internal set; }
 
     /// <summary>401/438 not sent: the client's address had its challenges for now (limits.challengesPerSecondPerAddress).</summary>
@@ -41,7 +41,9 @@ public sealed class TurnCounters
 
     public long GetAuthFailures(AuthFailure reason) => Volatile.Read(ref _authFailures[(int)reason]);
     public long GetPeerRefusals(PeerDecision reason) => Volatile.Read(ref _peerRefusals[(int)reason]);
+    public long GetQuotaRejections(Quota quota) => Volatile.Read(ref _quotaRejections[(int)quota]);
 
     internal void CountAuthFailure(AuthFailure reason) => _authFailures[(int)reason]++;
     internal void CountPeerRefusal(PeerDecision reason) => _peerRefusals[(int)reason]++;
+    internal void CountQuotaRejection(Quota quota) => _quotaRejections[(int)quota]++;
 }

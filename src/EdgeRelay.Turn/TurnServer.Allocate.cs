@@ -104,7 +104,7 @@ public sealed partial class TurnServer
         _allocationsPerUser.TryGetValue(auth.Username, out int userAllocations);
         if (userAllocations >= _options.MaxAllocationsPerUser)
         {
-            Counters.QuotaRejections++;
+            Counters.CountQuotaRejection(Quota.AllocationsPerUser);
             TurnLog.AllocationRefused(_logger, auth.Username, "per-user allocation quota reached");
             return WriteError(response, request, StunErrorCode.AllocationQuotaReached, auth);
         }

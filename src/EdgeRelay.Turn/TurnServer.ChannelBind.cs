@@ -42,7 +42,7 @@ public sealed partial class TurnServer
         }
         if (byNumber is null && allocation.ChannelCount >= _options.MaxChannelsPerAllocation)
         {
-            Counters.QuotaRejections++;
+            Counters.CountQuotaRejection(Quota.ChannelsPerAllocation);
             return WriteError(response, request, StunErrorCode.InsufficientCapacity, auth);
         }
 
@@ -51,7 +51,7 @@ public sealed partial class TurnServer
         bool newPermission = allocation.FindPermission(peer) is null;
         if (newPermission && allocation.PermissionCount >= _options.MaxPermissionsPerAllocation)
         {
-            Counters.QuotaRejections++;
+            Counters.CountQuotaRejection(Quota.PermissionsPerAllocation);
             return WriteError(response, request, StunErrorCode.InsufficientCapacity, auth);
         }
         Permission permission = allocation.InstallOrRefreshPermission(peer, now + Lifetime(_options.PermissionLifetime), _options.PeerPolicy.GetPortRestriction(peer));

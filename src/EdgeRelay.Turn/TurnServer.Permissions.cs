@@ -50,7 +50,7 @@ public sealed partial class TurnServer
         }
         if (allocation!.PermissionCount + newPeers > _options.MaxPermissionsPerAllocation)
         {
-            Counters.QuotaRejections++;
+            Counters.CountQuotaRejection(Quota.PermissionsPerAllocation);
             return WriteError(response, request, StunErrorCode.InsufficientCapacity, auth);
         }
 

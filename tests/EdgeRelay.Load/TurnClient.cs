@@ -40,7 +40,7 @@ internal sealed class TurnClient : IDisposable
     public bool Tcp { get; }
     public TransportAddress Relayed { get; private set; }
 
-    private delegate void Attributes(ref StunMessageWriter writer);
+    public delegate void Attributes(ref StunMessageWriter writer);
 
     public void Allocate()
     {
@@ -91,7 +91,8 @@ internal sealed class TurnClient : IDisposable
         }
     }
 
-    private byte[] Exchange(StunMethod method, Attributes attributes, bool authenticate)
+    /// <summary>A request with a new transaction id, with the credentials of the last Allocate when <paramref name="authenticate"/>.</summary>
+    public byte[] Build(StunMethod method, Attributes attributes, bool authenticate = true)
     {
         var buffer = new byte[1024];
         byte[] transactionId = new byte[12];
@@ -105,12 +106,26 @@ internal sealed class TurnClient : IDisposable
             writer.AddAttribute(StunAttributeType.Nonce, _nonce);
             writer.AddMessageIntegrity(_key);
         }
-        int length = writer.Length;
+        return buffer[..writer.Length];
+    }
+
+    /// <summary>The error code of an answer, 0 for a success.</summary>
+    public static int ErrorCodeOf(ReadOnlySpan<byte> answer) =>
+        StunMessageReader.TryParse(answer, out StunMessageReader response) == StunParseError.None && response.TryGetErrorCode(out int code, out _) ? code : 0;
+
+    /// <summary>
+    /// Sends a request (retransmitting over UDP) and returns its answer. Unless <paramref name="acceptErrors"/>,
+    /// an error answer to an authenticated request throws.
+    /// </summary>
+    public byte[] Exchange(StunMethod method, Attributes attributes, bool authenticate, bool acceptErrors = false)
+    {
+        byte[] request = Build(method, attributes, authenticate);
+        ReadOnlySpan<byte> transactionId = request.AsSpan(8, 12);
         var answer = new byte[2048];
         // RFC 8489 §6.2.2: over a reliable transport the request is sent once.
         for (int attempt = 0; attempt < (Tcp ? 1 : 5); attempt++)
         {
-            Socket.Send(buffer.AsSpan(0, length));
+            Socket.Send(request);
             try
             {
                 while (true)
@@ -119,7 +134,7 @@ internal sealed class TurnClient : IDisposable
                     if (StunMessageReader.TryParse(answer.AsSpan(0, n), out StunMessageReader response) == StunParseError.None
                         && response.TransactionIdBytes.SequenceEqual(transactionId))
                     {
-                        if (authenticate && response.Class != StunClass.SuccessResponse)
+                        if (authenticate && !acceptErrors && response.Class != StunClass.SuccessResponse)
                         {
                             response.TryGetErrorCode(out int code, out ReadOnlySpan<byte> reason);
                             if (method == StunMethod.Allocate && code == StunErrorCode.AllocationMismatch)

@@ -55,7 +55,9 @@ public static class PrometheusMetrics
         Metric(text, "edgerelay_peer_refusals_total", "counter", "Peer addresses refused by the peer policy, by reason.",
             Enum.GetValues<PeerDecision>().Where(d => !d.IsAllowed())
                 .Select(d => ($"reason=\"{Name(d.ToString())}\"", c.GetPeerRefusals(d))).ToArray());
-        Metric(text, "edgerelay_quota_rejections_total", "counter", "Allocate refused by the per-user quota (486).", ("", c.QuotaRejections));
+        Metric(text, "edgerelay_quota_rejections_total", "counter",
+            "Requests refused by a quota: allocations per user (486), permissions and channels per allocation (508).",
+            Enum.GetValues<Quota>().Select(q => ($"quota=\"{Name(q.ToString())}\"", c.GetQuotaRejections(q))).ToArray());
         Metric(text, "edgerelay_capacity_rejections_total", "counter", "Requests refused for capacity (508).", ("", c.CapacityRejections));
         Metric(text, "edgerelay_rate_limited_total", "counter", "Requests not answered by a rate limit: 401/438 per client address, failed logins per user name, requests per allocation.",
             ("limit=\"challenges_per_address\"", c.ChallengesRateLimited), ("limit=\"failed_logins_per_user\"", c.LoginsRateLimited),
@@ -66,7 +68,7 @@ public static class PrometheusMetrics
             ("", engine.Server.Draining ? 1L : 0L));
         Metric(text, "edgerelay_dropped_packets_total", "counter", "Packets dropped, by reason.",
             ("reason=\"malformed\"", c.MalformedPackets), ("reason=\"no_permission\"", c.DroppedNoPermission),
-            ("reason=\"no_allocation\"", c.DroppedNoAllocation));
+            ("reason=\"no_allocation\"", c.DroppedNoAllocation), ("reason=\"oversized\"", engine.OversizedDatagrams));
         Metric(text, "edgerelay_binding_requests_total", "counter", "STUN Binding requests answered.", ("", c.BindingRequests));
         Metric(text, "edgerelay_stream_connections", "gauge", "TCP and TLS connections now, by transport.",
             ("transport=\"tcp\"", engine.StreamConnectionCountOf(TransportProtocol.Tcp)),

@@ -23,7 +23,7 @@ internal abstract unsafe class BatchLoop : IDisposable
     public const int BatchSize = 32;
 
     /// <summary>The largest datagram taken whole; a longer one (MSG_TRUNC) is dropped.</summary>
-    protected const int MaxDatagram = UdpRelayEndpoint.MaxPeerDatagram;
+    protected const int MaxDatagram = RelayEngine.MaxUdpDatagram;
     protected const int SlotSize = TurnServer.PeerDataHeadroom + MaxDatagram + TurnServer.PeerDataTailroom + 5;
     protected const int ResponseSize = TurnServer.MinResponseBufferLength;
 
@@ -146,6 +146,7 @@ internal abstract unsafe class BatchLoop : IDisposable
                 byte* slot = (byte*)Slots[i];
                 if (length < 0 || length > MaxDatagram)
                 {
+                    Engine.CountOversizedDatagram();
                     continue;
                 }
                 if (Received[i] is BatchedUdpListener listener)

@@ -396,6 +396,10 @@ internal sealed unsafe class IoUringLoop : BatchLoop
         if (socket is null || cqe.Res < TurnServer.PeerDataHeadroom || (header->Flags & Libc.MsgTrunc) != 0
             || header->PayloadLength > MaxDatagram)
         {
+            if (socket is not null && cqe.Res >= TurnServer.PeerDataHeadroom)
+            {
+                Engine.CountOversizedDatagram();
+            }
             Recycle(bid);
             return false;
         }

@@ -12,8 +12,6 @@ namespace EdgeRelay.Net.Udp;
 /// </summary>
 internal sealed class UdpListener : IClientSender, IDisposable
 {
-    private const int MaxDatagram = 65535;
-
     private readonly Socket _socket;
     private readonly RelayEngine _engine;
     private readonly TransportAddress _localAddress;
@@ -50,7 +48,8 @@ internal sealed class UdpListener : IClientSender, IDisposable
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        byte[] buffer = GC.AllocateUninitializedArray<byte>(MaxDatagram, pinned: true);
+        // One byte more than the largest datagram taken, to tell a longer one (the batched loops' limit too).
+        byte[] buffer = GC.AllocateUninitializedArray<byte>(RelayEngine.MaxUdpDatagram + 1, pinned: true);
         byte[] response = GC.AllocateUninitializedArray<byte>(TurnServer.MinResponseBufferLength, pinned: true);
         var remote = SocketAddressExtensions.CreateFor(_socket.AddressFamily);
         var scratch = new ScratchAddresses();
@@ -70,10 +69,20 @@ internal sealed class UdpListener : IClientSender, IDisposable
                 // The close of a listener taken out by a reconfiguration aborts the pending receive.
                 return;
             }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.MessageSize)
+            {
+                _engine.CountOversizedDatagram();
+                continue;
+            }
             catch (SocketException e)
             {
                 // An ICMP error for an earlier send, reported on the next receive: not the listener's end.
                 NetLog.ReceiveFailed(_engine.Logger, LocalEndPoint.ToString(), e.SocketErrorCode.ToString());
+                continue;
+            }
+            if (received > RelayEngine.MaxUdpDatagram)
+            {
+                _engine.CountOversizedDatagram();
                 continue;
             }
             var fiveTuple = new FiveTuple(remote.ToTransportAddress(), _localAddress, TransportProtocol.Udp);

@@ -13,12 +13,6 @@ namespace EdgeRelay.Net.Udp;
 /// </summary>
 internal sealed class UdpRelayEndpoint : IRelayEndpoint, IPeerSender
 {
-    /// <summary>
-    /// The largest peer datagram relayed. WebRTC keeps packets under the path MTU (about 1200 bytes); a
-    /// larger datagram would not fit a Data indication to a UDP client without fragmenting anyway.
-    /// </summary>
-    public const int MaxPeerDatagram = 4096;
-
     private readonly Socket _socket;
     private readonly RelayEngine _engine;
 
@@ -45,8 +39,8 @@ internal sealed class UdpRelayEndpoint : IRelayEndpoint, IPeerSender
     private async Task RunAsync()
     {
         // Room for the header in front, the padding behind, and one byte more to notice an oversized datagram.
-        byte[] buffer = GC.AllocateUninitializedArray<byte>(TurnServer.PeerDataHeadroom + MaxPeerDatagram + 1 + TurnServer.PeerDataTailroom);
-        Memory<byte> receiveArea = buffer.AsMemory(TurnServer.PeerDataHeadroom, MaxPeerDatagram + 1);
+        byte[] buffer = GC.AllocateUninitializedArray<byte>(TurnServer.PeerDataHeadroom + RelayEngine.MaxUdpDatagram + 1 + TurnServer.PeerDataTailroom);
+        Memory<byte> receiveArea = buffer.AsMemory(TurnServer.PeerDataHeadroom, RelayEngine.MaxUdpDatagram + 1);
         var remote = SocketAddressExtensions.CreateFor(_socket.AddressFamily);
         var scratch = new ScratchAddresses();
         while (true)
@@ -64,12 +58,22 @@ internal sealed class UdpRelayEndpoint : IRelayEndpoint, IPeerSender
             {
                 return;
             }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.MessageSize)
+            {
+                _engine.CountOversizedDatagram();
+                continue;
+            }
             catch (SocketException)
             {
                 continue;
             }
+            if (received > RelayEngine.MaxUdpDatagram)
+            {
+                _engine.CountOversizedDatagram();
+                continue;
+            }
             Allocation? allocation = Allocation;
-            if (allocation is null || received > MaxPeerDatagram)
+            if (allocation is null)
             {
                 continue;
             }

@@ -18,23 +18,7 @@ public sealed class DrainTests : IDisposable
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(60);
     private readonly string _directory = Directory.CreateTempSubdirectory("edgerelay-drain-").FullName;
 
-    private sealed record Relay(ExternalProcess Process, int Port, HttpClient Http) : IDisposable
-    {
-        public JsonElement Status() => JsonDocument.Parse(Http.GetStringAsync("api/status").GetAwaiter().GetResult()).RootElement.Clone();
-
-        public long PacketsToPeers() => Status().GetProperty("relayed").GetProperty("packetsToPeers").GetInt64();
-
-        public BinaryRun Probe() => AotBinary.Run(["probe", "turn", $"turn:127.0.0.1:{Port}", "--user", RunningRelay.User, "--password", "-", "--count", "3"],
-            Limit, stdin: RunningRelay.Password);
-
-        public void Dispose()
-        {
-            Http.Dispose();
-            Process.Dispose();
-        }
-    }
-
-    private Relay Start()
+    private RelayProcess Start()
     {
         int port = Ports.FreeUdpPort();
         int statusPort = Ports.FreeUdpPort();
@@ -42,15 +26,18 @@ public sealed class DrainTests : IDisposable
             "status": { "endpoint": "127.0.0.1:{{statusPort}}", "adminToken": "{{Token}}" },
               "alternateServers": ["{{Alternate}}"]
             """);
-        var process = ExternalProcess.Start(AotBinary.Path, "run", "--config", config);
-        Assert.True(process.WaitForOutput("Status page on", Limit), process.Output);
-        return new Relay(process, port, new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{statusPort}/") });
+        return RelayProcess.Start(config, port, statusPort);
     }
+
+    private static long PacketsToPeers(RelayProcess relay) => relay.Status().GetProperty("relayed").GetProperty("packetsToPeers").GetInt64();
+
+    private static BinaryRun Probe(RelayProcess relay) => AotBinary.Run(
+        ["probe", "turn", $"turn:127.0.0.1:{relay.Port}", "--user", RunningRelay.User, "--password", "-", "--count", "3"], Limit, stdin: RunningRelay.Password);
 
     [Fact]
     public async Task SIGUSR1_sends_new_allocations_to_the_alternate_while_the_call_in_progress_relays_to_its_end_and_SIGUSR2_takes_them_again()
     {
-        using Relay relay = Start();
+        using RelayProcess relay = Start();
         (ExternalProcess peer, int peerPort) = Coturn.StartPeer();
         using (peer)
         {
@@ -58,13 +45,13 @@ public sealed class DrainTests : IDisposable
             Task<(int, string)> call = Task.Run(() => Coturn.UClient("-u", RunningRelay.User, "-w", RunningRelay.Password,
                 "-p", relay.Port.ToString(CultureInfo.InvariantCulture), "-e", "127.0.0.1", "-r", peerPort.ToString(CultureInfo.InvariantCulture),
                 "-n", "600", "-m", "1", "-z", "20", "127.0.0.1"));
-            Assert.True(Eventually.True(() => relay.PacketsToPeers() > 0, Limit), $"the call did not start relaying:\n{relay.Process.Output}");
+            Assert.True(Eventually.True(() => PacketsToPeers(relay) > 0, Limit), $"the call did not start relaying:\n{relay.Process.Output}");
 
             relay.Process.Signal("USR1");
             Assert.True(relay.Process.WaitForOutput("Draining, asked by SIGUSR1", Limit), relay.Process.Output);
-            long atDrain = relay.PacketsToPeers();
+            long atDrain = PacketsToPeers(relay);
 
-            BinaryRun refused = relay.Probe();
+            BinaryRun refused = Probe(relay);
             Assert.True(refused.Exit == 1, refused.ToString());
             Assert.Contains($"300 Try Alternate: the server sends clients to {Alternate}", refused.Stdout, StringComparison.Ordinal);
             JsonElement status = relay.Status();
@@ -78,12 +65,12 @@ public sealed class DrainTests : IDisposable
             // The call that was on when the drain began relayed every packet to its end, and went on relaying after it.
             (int exit, string output) = await call;
             Coturn.AssertRelayedEverything(exit, output, 600);
-            Assert.True(relay.PacketsToPeers() > atDrain, $"nothing was relayed after the drain began (at {atDrain})");
+            Assert.True(PacketsToPeers(relay) > atDrain, $"nothing was relayed after the drain began (at {atDrain})");
         }
 
         relay.Process.Signal("USR2");
         Assert.True(relay.Process.WaitForOutput("Taking new allocations again, asked by SIGUSR2", Limit), relay.Process.Output);
-        BinaryRun accepted = relay.Probe();
+        BinaryRun accepted = Probe(relay);
         Assert.True(accepted.Exit == 0, accepted.ToString());
         Assert.False(relay.Status().GetProperty("draining").GetBoolean());
     }
@@ -91,7 +78,7 @@ public sealed class DrainTests : IDisposable
     [Fact]
     public async Task The_status_page_drains_and_resumes_with_the_admin_token_only()
     {
-        using Relay relay = Start();
+        using RelayProcess relay = Start();
         using (HttpResponseMessage anonymous = await relay.Http.PostAsync("api/drain", null))
         {
             Assert.Equal(System.Net.HttpStatusCode.Unauthorized, anonymous.StatusCode);
@@ -100,14 +87,14 @@ public sealed class DrainTests : IDisposable
 
         Assert.Contains($"sent to 1 alternate server(s)", await Post(relay, "api/drain"), StringComparison.Ordinal);
         Assert.True(relay.Status().GetProperty("draining").GetBoolean());
-        Assert.Contains("300 Try Alternate", relay.Probe().Stdout, StringComparison.Ordinal);
+        Assert.Contains("300 Try Alternate", Probe(relay).Stdout, StringComparison.Ordinal);
 
         Assert.Contains("taking new allocations again", await Post(relay, "api/resume"), StringComparison.Ordinal);
-        Assert.Equal(0, relay.Probe().Exit);
+        Assert.Equal(0, Probe(relay).Exit);
         Assert.Contains("Draining, asked by the status page", relay.Process.Output, StringComparison.Ordinal);
     }
 
-    private static async Task<string> Post(Relay relay, string path)
+    private static async Task<string> Post(RelayProcess relay, string path)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, path);
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Token);

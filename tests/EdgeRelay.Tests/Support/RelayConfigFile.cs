@@ -5,16 +5,20 @@ public static class RelayConfigFile
 {
     /// <param name="more">Further top-level members, e.g. <c>"status": { ... }</c>.</param>
     /// <param name="address">The listener's and the relay's address: 127.0.0.1, or one of a test namespace's own.</param>
-    public static string Write(string directory, int port, string? more = null, string address = "127.0.0.1")
+    /// <param name="moreUsers">Users besides alice, as JSON members (<c>"mallory": "password"</c>).</param>
+    /// <param name="transports">Listeners on <paramref name="port"/>: udp unless told.</param>
+    public static string Write(string directory, int port, string? more = null, string address = "127.0.0.1", string? moreUsers = null,
+        IReadOnlyList<string>? transports = null)
     {
+        string listeners = string.Join(", ", (transports ?? ["udp"]).Select(t => $$"""{ "transport": "{{t}}", "endpoint": "{{address}}:{{port}}" }"""));
         (int first, int last) = Ports.RelayRange();
         string path = Path.Combine(directory, "edgerelay.json");
         File.WriteAllText(path, $$"""
             {
               "realm": "{{RunningRelay.Realm}}",
-              "listeners": [{ "transport": "udp", "endpoint": "{{address}}:{{port}}" }],
+              "listeners": [{{listeners}}],
               "relay": { "address": "{{address}}", "portRange": "{{first}}-{{last}}" },
-              "auth": { "users": { "{{RunningRelay.User}}": "{{RunningRelay.Password}}" } },
+              "auth": { "users": { "{{RunningRelay.User}}": "{{RunningRelay.Password}}"{{(moreUsers is null ? "" : ", " + moreUsers)}} } },
               "peers": { "allowLoopback": true }{{(more is null ? "" : ",\n  " + more)}}
             }
             """);
