@@ -31,9 +31,11 @@ public sealed class RelayProcess : IDisposable
     public JsonElement Status() => JsonDocument.Parse(Http.GetStringAsync("api/status").GetAwaiter().GetResult()).RootElement.Clone();
 
     /// <summary>The value of one series of <c>/metrics</c>, named with its labels as the page writes them.</summary>
-    public long Metric(string series)
+    public long Metric(string series) => MetricIn(Http.GetStringAsync("metrics").GetAwaiter().GetResult(), series);
+
+    /// <summary>The value of one series in a Prometheus text of the status page.</summary>
+    public static long MetricIn(string text, string series)
     {
-        string text = Http.GetStringAsync("metrics").GetAwaiter().GetResult();
         foreach (string line in text.Split('\n'))
         {
             if (line.StartsWith(series + " ", StringComparison.Ordinal))
