@@ -201,26 +201,41 @@ public sealed partial class RelayEngine : IRelayBinder, IAsyncDisposable
     internal void RemoveStreamConnection() => Interlocked.Decrement(ref _streamConnections);
 
     /// <summary>
-    /// At limits.maxConnections, a new client takes the place of the connection that holds no allocation and
-    /// has been quiet longest: connections opened and left idle (or kept alive with Binding requests) cannot
-    /// lock out the clients that come to relay, while no call in progress is ever cut. The new connection is
-    /// counted at once; the closed one until its loop ends, so the count can pass the limit by the few being
-    /// closed. False when every connection holds an allocation.
+    /// At limits.maxConnections, a new client takes the place of the connection that holds no allocation and was
+    /// accepted longest ago: connections opened and left idle, or kept open with Binding requests, cannot lock out
+    /// the clients that come to relay (one in its TLS handshake or its first Allocate is the newest, not the
+    /// oldest), while no call in progress is ever cut. The new connection is counted at once; the closed one until
+    /// its loop ends, so the count can pass the limit by the few being closed. False when every connection holds
+    /// an allocation.
     /// </summary>
     internal bool TryMakeRoomForStreamConnection()
     {
-        StreamConnection? quietest = null;
-        foreach (RunningListener listener in _running.Concat(_retired))
+        // A few tries: another accept loop may have closed the same connection a moment before.
+        for (int attempt = 0; attempt < 3; attempt++)
         {
-            listener.Stream?.FindQuieterWithoutAllocation(ref quietest);
+            StreamConnection? oldest = null;
+            foreach (RunningListener listener in _running.Concat(_retired))
+            {
+                listener.Stream?.FindOlderWithoutAllocation(ref oldest);
+            }
+            if (oldest is null)
+            {
+                return false;
+            }
+            lock (Gate)
+            {
+                // Asked and closed under the core's lock: no Allocate on that connection can come in between.
+                if (Server.FindAllocation(oldest.FiveTuple) is not null
+                    || !oldest.Close("closed for a new connection: limits.maxConnections reached and it held no allocation"))
+                {
+                    continue;
+                }
+            }
+            Interlocked.Increment(ref _streamConnections);
+            Interlocked.Increment(ref _evictedConnections);
+            return true;
         }
-        if (quietest is null || !quietest.Close("closed for a new connection: limits.maxConnections reached and it held no allocation"))
-        {
-            return false;
-        }
-        Interlocked.Increment(ref _streamConnections);
-        Interlocked.Increment(ref _evictedConnections);
-        return true;
+        return false;
     }
 
     /// <summary>Binds only UDP listeners (tests and the development default).</summary>
@@ -232,6 +247,7 @@ public sealed partial class RelayEngine : IRelayBinder, IAsyncDisposable
     /// </summary>
     public void Start(IEnumerable<ListenerOptions> listeners)
     {
+        Linux.OpenFileLimit.RaiseToHardLimit();
         lock (_listenersGate)
         {
             ObjectDisposedException.ThrowIf(_stopping.IsCancellationRequested, this);

@@ -142,11 +142,6 @@ public sealed partial class TurnServer
         }
 
         long now = _clock.NowMs;
-        if (_allocations.TryGetValue(fiveTuple, out Allocation? existing) && !MayRequest(existing, now))
-        {
-            // Not answered, as the challenge limit does: the client's retransmissions back off (RFC 8489 §6.2.1).
-            return TurnAction.None;
-        }
         if (_responses.TryGet(fiveTuple, request, _options.AllowAnonymous, now, out byte[]? cached))
         {
             cached.CopyTo(response);
@@ -166,6 +161,15 @@ public sealed partial class TurnServer
                 EndAllocationOfRemovedUser(fiveTuple);
             }
             return TurnAction.Respond(authError, fiveTuple.Client, clientContext);
+        }
+        // Spent only by requests that passed MESSAGE-INTEGRITY: a spoofer of the client's address cannot empty it.
+        if (_allocations.TryGetValue(fiveTuple, out Allocation? existing) && !MayRequest(existing, now))
+        {
+            // Over UDP no answer: the client retransmits, backing off (RFC 8489 §6.2.1). Over TCP and TLS a client
+            // does not retransmit (§6.2.2), so it is told that the server's capacity for it is spent for now.
+            return fiveTuple.Protocol == TransportProtocol.Udp
+                ? TurnAction.None
+                : TurnAction.Respond(WriteError(response, request, StunErrorCode.InsufficientCapacity, auth), fiveTuple.Client, clientContext);
         }
 
         int length;

@@ -88,10 +88,11 @@ public sealed class TurnServerOptions
     public double FailedLoginsPerMinutePerUser { get; init; } = 10;
 
     /// <summary>
-    /// Requests on the five-tuple of an allocation (Refresh, CreatePermission, ChannelBind, Allocate
-    /// retransmissions): a burst, then so many a second. Each costs a MESSAGE-INTEGRITY check and an answer,
-    /// so a client that storms them is not answered beyond the bucket and retransmits later (RFC 8489 §6.2.1).
-    /// The burst covers a full ICE start: a permission and a channel for every peer the quotas allow.
+    /// Authenticated requests on the five-tuple of an allocation (Refresh, CreatePermission, ChannelBind): a
+    /// burst, then so many a second. Beyond the bucket a request changes nothing and takes no place in the
+    /// response cache: over UDP it gets no answer, and the client retransmits later (RFC 8489 §6.2.1); over TCP
+    /// and TLS it gets 508. The burst covers a full ICE start: a permission and a channel for every peer the
+    /// quotas allow.
     /// </summary>
     public int RequestBurstPerAllocation { get; init; } = 200;
     public double RequestsPerSecondPerAllocation { get; init; } = 20;

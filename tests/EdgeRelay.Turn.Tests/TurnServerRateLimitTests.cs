@@ -139,6 +139,34 @@ public sealed class TurnServerRateLimitTests(ITestOutputHelper output)
         Assert.Null(storming.SendRaw(new StunRequest(StunMethod.Refresh).Lifetime(600).Encode(storming.CurrentAuth())));
     }
 
+    [Fact]
+    public void Only_authenticated_requests_spend_an_allocations_bucket_and_over_TCP_the_one_beyond_it_gets_508()
+    {
+        TurnTestHost host = new(TurnTestHost.CreateOptions(requestBurstPerAllocation: 3, requestsPerSecondPerAllocation: 0.001));
+        TurnTestClient udp = host.Client();
+        udp.AllocateOrFail();
+        // Whoever spoofs the client's address has no key: a hundred requests without MESSAGE-INTEGRITY spend nothing.
+        for (int i = 0; i < 100; i++)
+        {
+            Assert.Equal(StunErrorCode.Unauthenticated, udp.SendRaw(new StunRequest(StunMethod.Refresh).Encode())?.ErrorCode);
+        }
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.True(udp.SendOnce(new StunRequest(StunMethod.Refresh).Lifetime(600)).IsSuccess);
+        }
+        Assert.Null(udp.SendRaw(new StunRequest(StunMethod.Refresh).Lifetime(600).Encode(udp.CurrentAuth())));
+
+        // Over TCP the client would wait 39.5 s for an answer that never comes (RFC 8489 §6.2.2): it is told.
+        TurnTestClient tcp = host.Client(clientPort: 40001, protocol: TransportProtocol.Tcp);
+        tcp.AllocateOrFail();
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.True(tcp.SendOnce(new StunRequest(StunMethod.Refresh).Lifetime(600)).IsSuccess);
+        }
+        Assert.Equal(StunErrorCode.InsufficientCapacity, tcp.SendOnce(new StunRequest(StunMethod.Refresh).Lifetime(600)).ErrorCode);
+        Assert.Equal(2, host.Server.Counters.AllocationRequestsRateLimited);
+    }
+
     /// <summary>
     /// RFC 8656 §21.1 / RFC 8489 §16.1: a server must not be a reflector. Every request that a spoofer can send
     /// without credentials is answered with no more than the RFC asks: XOR-MAPPED-ADDRESS to a Binding, REALM,

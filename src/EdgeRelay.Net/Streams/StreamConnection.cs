@@ -39,6 +39,7 @@ internal sealed class StreamConnection : IClientSender
         _limits = limits;
         FiveTuple = fiveTuple;
         _lastMessageTimestamp = engine.Time.GetTimestamp();
+        AcceptedTimestamp = _lastMessageTimestamp;
     }
 
     public FiveTuple FiveTuple { get; }
@@ -46,8 +47,8 @@ internal sealed class StreamConnection : IClientSender
     /// <summary>True once no message arrived for the idle timeout; the tick closes it if it holds no allocation.</summary>
     public bool IsIdle => _engine.Time.GetElapsedTime(Interlocked.Read(ref _lastMessageTimestamp)) > _limits.IdleTimeout;
 
-    /// <summary>When the client last completed a message (a <see cref="TimeProvider"/> timestamp).</summary>
-    public long LastMessageTimestamp => Interlocked.Read(ref _lastMessageTimestamp);
+    /// <summary>When the connection was accepted (a <see cref="TimeProvider"/> timestamp).</summary>
+    public long AcceptedTimestamp { get; }
 
     /// <summary>
     /// Whether an allocation was on this five-tuple after the client's last STUN message: read without the
@@ -132,6 +133,12 @@ internal sealed class StreamConnection : IClientSender
                 TurnAction action;
                 lock (_engine.Gate)
                 {
+                    if (_closed.IsCancellationRequested)
+                    {
+                        // Closed (and its allocation deleted, under this lock) while this frame waited: a request
+                        // handled now would make an allocation that nothing deletes.
+                        return;
+                    }
                     action = _engine.Server.HandleClientPacket(FiveTuple, this, buffer.AsSpan(start, messageLength), response);
                     if (!ChannelData.LooksLikeChannelData(buffer.AsSpan(start, messageLength)))
                     {

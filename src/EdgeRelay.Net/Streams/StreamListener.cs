@@ -110,44 +110,60 @@ internal sealed class StreamListener : IDisposable
 
     private string? TryAdmit(IPAddress address, StreamLimits limits)
     {
-        // Only this accept loop adds to _perAddress, so the count read here holds until it adds below.
-        int count;
         lock (_connections)
         {
-            _perAddress.TryGetValue(address, out count);
-        }
-        if (count >= limits.MaxConnectionsPerAddress)
-        {
-            return $"{count} connections open from {address} (limits.maxConnectionsPerAddress)";
+            _perAddress.TryGetValue(address, out int count);
+            if (count >= limits.MaxConnectionsPerAddress)
+            {
+                return $"{count} connections open from {address} (limits.maxConnectionsPerAddress)";
+            }
+            // Taken now, under the lock that Forget gives slots back under, and given back if the total refuses.
+            _perAddress[address] = count + 1;
         }
         // The total spans every listener: counted by the engine, which makes room across them (outside this
         // listener's lock, so that two accept loops making room at once cannot wait on each other).
         if (!_engine.TryAddStreamConnection(limits.MaxConnections) && !_engine.TryMakeRoomForStreamConnection())
         {
+            lock (_connections)
+            {
+                ReleaseAddress(address);
+            }
             return $"{limits.MaxConnections} connections open, each holding an allocation (limits.maxConnections)";
-        }
-        lock (_connections)
-        {
-            _perAddress[address] = count + 1;
         }
         return null;
     }
 
     /// <summary>
-    /// Of this listener's open connections that hold no allocation, the one quiet for longer than
-    /// <paramref name="quietest"/>, if any, replaces it.
+    /// Of this listener's open connections that hold no allocation, the one accepted before <paramref name="oldest"/>,
+    /// if any, replaces it.
     /// </summary>
-    internal void FindQuieterWithoutAllocation(ref StreamConnection? quietest)
+    internal void FindOlderWithoutAllocation(ref StreamConnection? oldest)
     {
         lock (_connections)
         {
             foreach (StreamConnection connection in _connections)
             {
                 if (!connection.HoldsAllocation && !connection.IsClosed
-                    && (quietest is null || connection.LastMessageTimestamp < quietest.LastMessageTimestamp))
+                    && (oldest is null || connection.AcceptedTimestamp < oldest.AcceptedTimestamp))
                 {
-                    quietest = connection;
+                    oldest = connection;
                 }
+            }
+        }
+    }
+
+    /// <summary>Gives back a connection's slot of its address; the caller holds the lock.</summary>
+    private void ReleaseAddress(IPAddress address)
+    {
+        if (_perAddress.TryGetValue(address, out int count))
+        {
+            if (count <= 1)
+            {
+                _perAddress.Remove(address);
+            }
+            else
+            {
+                _perAddress[address] = count - 1;
             }
         }
     }
@@ -173,18 +189,7 @@ internal sealed class StreamListener : IDisposable
                 return;
             }
             _engine.RemoveStreamConnection();
-            IPAddress address = connection.FiveTuple.Client.ToIPAddress();
-            if (_perAddress.TryGetValue(address, out int count))
-            {
-                if (count <= 1)
-                {
-                    _perAddress.Remove(address);
-                }
-                else
-                {
-                    _perAddress[address] = count - 1;
-                }
-            }
+            ReleaseAddress(connection.FiveTuple.Client.ToIPAddress());
         }
     }
 
