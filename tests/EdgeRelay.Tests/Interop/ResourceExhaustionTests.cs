@@ -281,6 +281,27 @@ public sealed class ResourceExhaustionTests(ITestOutputHelper output) : IDisposa
         }
     }
 
+    /// <summary>
+    /// A shell or a systemd service starts the relay with a soft limit of 1024 open files, fewer than the default
+    /// limits need (a socket per allocation, per connection); Native AOT does not raise it as CoreCLR does, so the
+    /// engine does, up to the hard limit.
+    /// </summary>
+    [Fact]
+    public void The_relay_raises_its_open_file_limit_from_the_shells_1024_to_the_hard_limit()
+    {
+        int port = Ports.FreeUdpPort();
+        int statusPort = Ports.FreeUdpPort();
+        string config = RelayConfigFile.Write(_directory, port, $$"""
+            "status": { "endpoint": "127.0.0.1:{{statusPort}}" }
+            """);
+        using ExternalProcess relay = ExternalProcess.Start("bash", "-c", $"ulimit -Sn 1024 && exec '{AotBinary.Path}' run --config '{config}'");
+        Assert.True(relay.WaitForOutput("Status page on", TimeSpan.FromSeconds(60)), relay.Output);
+        string line = File.ReadAllLines($"/proc/{relay.Id}/limits").Single(l => l.StartsWith("Max open files", StringComparison.Ordinal));
+        string[] fields = line["Max open files".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        output.WriteLine(line);
+        Assert.Equal(fields[1], fields[0]);
+    }
+
     private static async Task<Socket> ConnectAsync(string source, int port)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
