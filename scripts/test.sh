@@ -72,6 +72,9 @@ fi
 scripts/publish.sh linux-x64
 scripts/publish.sh linux-arm64
 export EDGERELAY_AOT_BINARY="$ROOT/artifacts/linux-x64/edgerelay"
+# The arm64 binary runs in the suite under qemu-user (tests/EdgeRelay.Tests/Interop/Arm64EmulatedRelayTests.cs):
+# this installs qemu-user-static and mmdebstrap when missing and makes its arm64 sysroot once, before the tests.
+scripts/run-arm64.sh --version
 
 # --- the suite ---------------------------------------------------------------------------------------
 LOG="$(mktemp)"

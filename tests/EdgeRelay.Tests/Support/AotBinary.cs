@@ -18,11 +18,17 @@ public static class AotBinary
         get
         {
             string path = Environment.GetEnvironmentVariable("EDGERELAY_AOT_BINARY")
-                ?? System.IO.Path.GetFullPath(System.IO.Path.Combine(AppContext.BaseDirectory, "../../../../../artifacts/linux-x64/edgerelay"));
+                ?? System.IO.Path.Combine(RepositoryRoot, "artifacts", "linux-x64", "edgerelay");
             Assert.True(File.Exists(path), $"{path} does not exist: run scripts/publish.sh linux-x64 first (scripts/test.sh does)");
             return path;
         }
     }
+
+    /// <summary>The repository's top folder (the tests run from tests/PROJECT/bin/CONFIGURATION/TFM/).</summary>
+    public static string RepositoryRoot => System.IO.Path.GetFullPath(System.IO.Path.Combine(AppContext.BaseDirectory, "../../../../.."));
+
+    /// <summary>scripts/run-arm64.sh: the linux-arm64 binary under qemu-user, with its arguments.</summary>
+    public static string Arm64Launcher => System.IO.Path.Combine(RepositoryRoot, "scripts", "run-arm64.sh");
 
     /// <summary>
     /// Runs the binary to its end as a user would, with <paramref name="stdin"/> as its input (then closed).
