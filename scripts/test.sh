@@ -43,6 +43,14 @@ command -v iptables >/dev/null 2>&1 || [[ -x /usr/sbin/iptables ]] || need+=(ipt
 # (tests/EdgeRelay.Tests/Probe/SelfCheckBehindLinuxNatTests.cs), the two-NAT browser test /metrics
 # (tests/EdgeRelay.Browser.Tests/TwoNatsThroughTheRelayTests.cs). Debian 12's minimal images lack it.
 command -v curl >/dev/null 2>&1 || need+=(curl)
+# The arm64 binary under emulation (scripts/run-arm64.sh: qemu-user-static, and mmdebstrap for its sysroot) and
+# the Debian package (scripts/package-deb.sh: lintian, fakeroot; tests/EdgeRelay.Tests/Packaging installs it
+# into a fresh Debian 12 root that mmdebstrap makes from the configured mirror). The scripts install what they
+# miss themselves; here it happens once, before the tests run in parallel.
+command -v qemu-aarch64-static >/dev/null 2>&1 || need+=(qemu-user-static)
+command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
+command -v lintian >/dev/null 2>&1 || need+=(lintian)
+command -v fakeroot >/dev/null 2>&1 || need+=(fakeroot)
 if [[ ${#need[@]} -gt 0 ]]; then
     SUDO=""
     [[ $(id -u) -eq 0 ]] || SUDO="sudo"
@@ -72,8 +80,8 @@ fi
 scripts/publish.sh linux-x64
 scripts/publish.sh linux-arm64
 export EDGERELAY_AOT_BINARY="$ROOT/artifacts/linux-x64/edgerelay"
-# The arm64 binary runs in the suite under qemu-user (tests/EdgeRelay.Tests/Interop/Arm64EmulatedRelayTests.cs):
-# this installs qemu-user-static and mmdebstrap when missing and makes its arm64 sysroot once, before the tests.
+# The arm64 binary runs in the suite under qemu-user (tests/EdgeRelay.Tests/Interop/NativeAotBinaryTests.cs):
+# its arm64 sysroot is made once, before the tests.
 scripts/run-arm64.sh --version
 
 # --- the suite ---------------------------------------------------------------------------------------

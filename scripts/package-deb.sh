@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Build the Debian package of the relay, for Raspberry Pi OS and Debian:
+#
+#   scripts/package-deb.sh [amd64|arm64]      (default: arm64, the Raspberry Pi)
+#
+# Produces artifacts/edgerelay_VERSION_ARCH.deb from the Native AOT binary (published first with
+# scripts/publish.sh when artifacts/RID/edgerelay is missing) and image/: the systemd unit and its sysusers.d
+# file (image/systemd/), the commented default configuration as a conffile (image/edgerelay.json), the udev
+# rule and maintainer scripts (image/debian/). Then runs lintian on it, which must report no error.
+#
+# What the package does when installed is described in image/debian/postinst and README.md (Debian package).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+log() { echo "package-deb.sh: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+usage() { echo "usage: $0 [amd64|arm64]" >&2; exit 2; }
+
+[[ $# -le 1 ]] || usage
+ARCH="${1:-arm64}"
+case "$ARCH" in
+    amd64) RID=linux-x64 ;;
+    arm64) RID=linux-arm64 ;;
+    *) usage ;;
+esac
+
+need=()
+command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)
+command -v lintian >/dev/null 2>&1 || need+=(lintian)
+command -v fakeroot >/dev/null 2>&1 || need+=(fakeroot)
+if [[ ${#need[@]} -gt 0 ]]; then
+    SUDO=""
+    [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+    log "installing: ${need[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+BINARY="artifacts/$RID/edgerelay"
+[[ -x $BINARY ]] || scripts/publish.sh "$RID"
+VERSION="$(sed -n 's|.*<Version>\(.*\)</Version>.*|\1|p' Directory.Build.props | head -1)"
+[[ -n $VERSION ]] || die "no <Version> in Directory.Build.props"
+
+STAGE="$(mktemp -d)"
+trap 'rm -rf "$STAGE"' EXIT
+PKG="$STAGE/edgerelay"
+install -d "$PKG/DEBIAN" "$PKG/usr/bin" "$PKG/lib/systemd/system" "$PKG/usr/lib/sysusers.d" "$PKG/lib/udev/rules.d" \
+    "$PKG/etc/edgerelay" "$PKG/usr/share/doc/edgerelay" "$PKG/usr/share/lintian/overrides"
+install -m 0755 "$BINARY" "$PKG/usr/bin/edgerelay"
+install -m 0644 image/systemd/edgerelay.service "$PKG/lib/systemd/system/edgerelay.service"
+install -m 0644 image/systemd/edgerelay.sysusers.conf "$PKG/usr/lib/sysusers.d/edgerelay.conf"
+install -m 0644 image/debian/60-edgerelay.rules "$PKG/lib/udev/rules.d/60-edgerelay.rules"
+install -m 0644 image/edgerelay.json "$PKG/etc/edgerelay/edgerelay.json"
+install -m 0644 image/debian/copyright "$PKG/usr/share/doc/edgerelay/copyright"
+install -m 0644 README.md "$PKG/usr/share/doc/edgerelay/README.md"
+gzip -9n "$PKG/usr/share/doc/edgerelay/README.md"
+# A changelog entry for this build (Debian policy 12.7), dated by the last commit so that builds repeat.
+DATE="$(git log -1 --format=%cD 2>/dev/null || date -R)"
+printf 'edgerelay (%s) unstable; urgency=medium\n\n  * Built from %s.\n\n -- EdgeRelay developers <edgerelay@example.org>  %s\n' \
+    "$VERSION" "$(git rev-parse --short HEAD 2>/dev/null || echo 'a source tree')" "$DATE" \
+    | gzip -9n > "$PKG/usr/share/doc/edgerelay/changelog.gz"
+# Native AOT links the runtime pack's zlib and brotli into the binary, as every .NET AOT program does.
+printf 'edgerelay: embedded-library zlib [usr/bin/edgerelay]\n' > "$PKG/usr/share/lintian/overrides/edgerelay"
+chmod 0644 "$PKG/usr/share/lintian/overrides/edgerelay"
+
+install -m 0644 image/debian/conffiles "$PKG/DEBIAN/conffiles"
+for script in postinst prerm postrm; do
+    install -m 0755 "image/debian/$script" "$PKG/DEBIAN/$script"
+done
+INSTALLED_SIZE="$(du -sk --exclude=DEBIAN "$PKG" | cut -f1)"
+sed -e "s|@VERSION@|$VERSION|" -e "s|@ARCH@|$ARCH|" -e "s|@INSTALLED_SIZE@|$INSTALLED_SIZE|" image/debian/control > "$PKG/DEBIAN/control"
+(cd "$PKG" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | sort -z | xargs -0 md5sum) > "$PKG/DEBIAN/md5sums"
+chmod 0644 "$PKG/DEBIAN/md5sums"
+
+mkdir -p artifacts
+DEB="artifacts/edgerelay_${VERSION}_${ARCH}.deb"
+fakeroot dpkg-deb --build -Zxz --root-owner-group "$PKG" "$DEB" >/dev/null
+log "built $DEB ($(stat -c %s "$DEB") bytes)"
+
+# lintian: no error (warnings and notes are printed for the record).
+set +e
+LINTIAN="$(lintian --tag-display-limit 0 "$DEB" 2>&1)"
+set -e
+[[ -z $LINTIAN ]] || echo "$LINTIAN" >&2
+if grep -q '^E:' <<<"$LINTIAN"; then
+    die "lintian reports errors for $DEB"
+fi
+echo "$DEB"
