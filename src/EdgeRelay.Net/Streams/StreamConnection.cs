@@ -202,12 +202,38 @@ internal sealed class StreamConnection : IClientSender
                     _pendingLength = 0;
                     _signalled = false;
                 }
-                await stream.WriteAsync(writing.AsMemory(0, length), _closed.Token).ConfigureAwait(false);
+                if (stream is SslStream)
+                {
+                    await WriteFramePerRecordAsync(stream, writing, length).ConfigureAwait(false);
+                }
+                else
+                {
+                    await stream.WriteAsync(writing.AsMemory(0, length), _closed.Token).ConfigureAwait(false);
+                }
             }
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
             Close(_closed.IsCancellationRequested ? _closeReason : "write failed");
+        }
+    }
+
+    /// <summary>
+    /// Over TLS, one record per queued message, as coturn's server writes them: a record boundary means nothing
+    /// on a stream (RFC 8656 §12.5), but clients that take one SSL_read for one message (coturn's
+    /// turnutils_uclient among them) lose every message after the first of a record that carries several.
+    /// Everything queued is a whole STUN message or padded ChannelData, so the framer finds the boundaries.
+    /// </summary>
+    private async Task WriteFramePerRecordAsync(Stream stream, byte[] writing, int length)
+    {
+        int offset = 0;
+        while (offset < length)
+        {
+            int frame = StreamFramer.TryGetFrame(writing.AsSpan(offset, length - offset), out int frameLength, out _) == FrameStatus.Complete
+                ? frameLength
+                : length - offset;
+            await stream.WriteAsync(writing.AsMemory(offset, frame), _closed.Token).ConfigureAwait(false);
+            offset += frame;
         }
     }
 
