@@ -29,13 +29,8 @@ need=()
 command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)
 command -v lintian >/dev/null 2>&1 || need+=(lintian)
 command -v fakeroot >/dev/null 2>&1 || need+=(fakeroot)
-if [[ ${#need[@]} -gt 0 ]]; then
-    SUDO=""
-    [[ $(id -u) -eq 0 ]] || SUDO="sudo"
-    log "installing: ${need[*]}"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+. "$ROOT/scripts/lib/apt.sh"
+apt_install_missing "${need[@]}"
 
 BINARY="artifacts/$RID/edgerelay"
 [[ -x $BINARY ]] || scripts/publish.sh "$RID"

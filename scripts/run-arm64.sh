@@ -22,13 +22,8 @@ die() { log "error: $*"; exit 1; }
 need=()
 command -v qemu-aarch64-static >/dev/null 2>&1 || need+=(qemu-user-static)
 command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
-if [[ ${#need[@]} -gt 0 ]]; then
-    SUDO=""
-    [[ $(id -u) -eq 0 ]] || SUDO="sudo"
-    log "installing: ${need[*]}"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+. "$ROOT/scripts/lib/apt.sh"
+apt_install_missing "${need[@]}"
 
 if [[ ! -e $SYSROOT/.complete ]]; then
     mkdir -p "$(dirname "$SYSROOT")"
