@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Boot the SD-card image under emulation and check it relays:
+#
+#   scripts/test-image.sh [IMAGE]        (default: artifacts/image/edgerelay-rpi-arm64.img; built when missing)
+#
+# A copy of the image gets a first-boot bootstrap file on its FAT partition (a configuration with a user for
+# the test, and a cloud section whose device token must be erased after import). qemu-system-aarch64 -M virt
+# (software emulation: there is no KVM here) boots Debian's arm64 kernel and initrd from the image with the
+# image's disk as a virtio drive; user-mode networking forwards UDP and TCP 3478 and the status page's TCP 8080
+# to ports on 127.0.0.1. From the host: a STUN binding (turnutils_stunclient), a TURN relay with
+# turnutils_uclient to turnutils_peer on the host (the guest reaches it as 10.0.2.2), and GET /api/status.
+# Then the guest is stopped and the FAT partition read again: the token must be gone.
+# Prints the boot time to READY (the status page answering), the image size and each check; exit 0 if all pass.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+log() { echo "test-image.sh: $*" >&2; }
+die() { log "FAILED: $*"; exit 1; }
+
+IMAGE="${1:-artifacts/image/edgerelay-rpi-arm64.img}"
+[[ -f $IMAGE ]] || IMAGE="$(scripts/build-image.sh | tail -1)"
+KERNEL="$(dirname "$IMAGE")/vmlinuz"
+INITRD="$(dirname "$IMAGE")/initrd.img"
+need=()
+command -v qemu-system-aarch64 >/dev/null 2>&1 || need+=(qemu-system-arm)
+command -v mcopy >/dev/null 2>&1 || need+=(mtools)
+command -v turnutils_uclient >/dev/null 2>&1 || need+=(coturn)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+. "$ROOT/scripts/lib/apt.sh"
+apt_install_missing "${need[@]}"
+
+WORK="$(mktemp -d)"
+QEMU_PID=""
+PEER_PID=""
+cleanup() {
+    [[ -z $QEMU_PID ]] || kill "$QEMU_PID" 2>/dev/null || true
+    [[ -z $PEER_PID ]] || kill "$PEER_PID" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+DISK="$WORK/disk.img"
+cp --sparse=always "$IMAGE" "$DISK"
+# The FAT partition is the first: its offset from the partition table.
+BOOT_OFFSET=$(( $(sfdisk --json "$DISK" | sed -n 's/.*"start": *\([0-9]*\).*/\1/p' | head -1) * 512 ))
+FAT="$DISK@@$BOOT_OFFSET"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null \
+    || shuf -i 20000-40000 -n 1; }
+TURN_PORT=$(free_port); STATUS_PORT=$(free_port)
+TOKEN="first-boot-device-token-$(date +%s)-must-be-erased"
+cat > "$WORK/edgerelay-bootstrap.json" <<JSON
+{
+  "realm": "edgerelay.test",
+  "listeners": [{ "transport": "udp", "endpoint": "0.0.0.0:3478" }, { "transport": "tcp", "endpoint": "0.0.0.0:3478" }],
+  "relay": { "address": "0.0.0.0", "portRange": "49152-49999" },
+  "auth": { "users": { "alice": "correct horse battery staple" } },
+  "peers": { "allow": ["10.0.2.2/32"] },
+  "status": { "endpoint": "0.0.0.0:8080" },
+  "leds": { "driver": "sysfs" },
+  "cloud": { "url": "https://config.invalid/boxes/test.jws", "deviceToken": "$TOKEN",
+             "trustedKeys": ["$(artifacts/linux-x64/edgerelay keygen --out "$WORK/key.pem" 2>/dev/null | sed -n 's/^ *\([A-Za-z0-9+/=]\{40,\}\)$/\1/p' | head -1)"] }
+}
+JSON
+mcopy -i "$FAT" "$WORK/edgerelay-bootstrap.json" ::/edgerelay-bootstrap.json
+
+log "booting $IMAGE ($(( $(stat -c %s "$IMAGE") / 1024 / 1024 )) MiB) under qemu-system-aarch64 -M virt (TCG)"
+START=$(date +%s)
+qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 -nographic -no-reboot \
+    -kernel "$KERNEL" -initrd "$INITRD" \
+    -append "root=LABEL=EDGEROOT ro rootwait console=ttyAMA0 panic=10" \
+    -drive "file=$DISK,format=raw,if=virtio" \
+    -netdev "user,id=net0,hostfwd=udp:127.0.0.1:$TURN_PORT-:3478,hostfwd=tcp:127.0.0.1:$TURN_PORT-:3478,hostfwd=tcp:127.0.0.1:$STATUS_PORT-:8080" \
+    -device virtio-net-pci,netdev=net0,romfile= > "$WORK/console.log" 2>&1 &
+QEMU_PID=$!
+
+READY=""
+for _ in $(seq 1 900); do
+    kill -0 "$QEMU_PID" 2>/dev/null || { tail -40 "$WORK/console.log" >&2; die "the guest stopped"; }
+    if curl -sf --max-time 2 "http://127.0.0.1:$STATUS_PORT/api/status" > "$WORK/status.json"; then
+        READY=$(( $(date +%s) - START ))
+        break
+    fi
+    sleep 1
+done
+[[ -n $READY ]] || { tail -60 "$WORK/console.log" >&2; die "the status page did not answer within 900 s"; }
+log "boot to READY: ${READY} s (the status page answers once every listener is bound)"
+
+STATUS="$(cat "$WORK/status.json")"
+grep -q '"listeners":\[{"transport":"udp"' <<<"$STATUS" || die "the status has no udp listener: $STATUS"
+grep -q 'D5-needs-configuration' <<<"$STATUS" && die "the imported configuration was not used: $STATUS"
+log "GET /api/status: $(grep -o '"summary":"[^"]*"' <<<"$STATUS" | head -1)"
+
+turnutils_stunclient -p "$TURN_PORT" 127.0.0.1 > "$WORK/stun.log" 2>&1 || { cat "$WORK/stun.log" >&2; die "STUN binding"; }
+log "STUN binding: $(grep -m1 'reflexive addr' "$WORK/stun.log")"
+
+PEER_PORT=$(free_port)
+turnutils_peer -L 127.0.0.1 -p "$PEER_PORT" >/dev/null 2>&1 &
+PEER_PID=$!
+sleep 0.5
+turnutils_uclient -u alice -w "correct horse battery staple" -p "$TURN_PORT" -e 10.0.2.2 -r "$PEER_PORT" \
+    -n 50 -m 2 -z 20 127.0.0.1 > "$WORK/uclient.log" 2>&1 || { tail -20 "$WORK/uclient.log" >&2; die "turnutils_uclient"; }
+LOST="$(sed -n 's/.*Total lost packets \([0-9]*\).*/\1/p' "$WORK/uclient.log" | tail -1)"
+SENT="$(sed -n 's/.*tot_send_msgs=\([0-9]*\), tot_recv_msgs.*/\1/p' "$WORK/uclient.log" | tail -1)"
+[[ $LOST == 0 && ${SENT:-0} -gt 0 ]] || { tail -20 "$WORK/uclient.log" >&2; die "uclient lost $LOST of $SENT"; }
+log "TURN relay (turnutils_uclient, 2 allocations, ${SENT} packets): 0 lost"
+
+kill "$QEMU_PID" 2>/dev/null || true
+wait "$QEMU_PID" 2>/dev/null || true
+QEMU_PID=""
+if mtype -i "$FAT" ::/edgerelay-bootstrap.json >/dev/null 2>&1; then die "edgerelay-bootstrap.json is still on the boot partition"; fi
+# Not even in the FAT's free clusters (the provisioning overwrites the file before deleting it).
+BOOT_SECTORS=$(sfdisk --json "$DISK" | sed -n 's/.*"size": *\([0-9]*\).*/\1/p' | head -1)
+if dd if="$DISK" bs=512 skip=$(( BOOT_OFFSET / 512 )) count="$BOOT_SECTORS" status=none | grep -a -q "$TOKEN"; then
+    die "the device token is still readable on the boot partition"
+fi
+log "first-boot provisioning: the bootstrap file was imported and its token erased from the boot partition ($(mtype -i "$FAT" ::/edgerelay-bootstrap.imported.txt 2>/dev/null | head -1))"
+log "passed: image $(( $(stat -c %s "$IMAGE") / 1024 / 1024 )) MiB, boot to READY ${READY} s"
