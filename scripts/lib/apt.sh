@@ -7,5 +7,5 @@ apt_install_missing() {
     [[ $(id -u) -eq 0 ]] || sudo="sudo"
     echo "$(basename "$0"): installing: $*" >&2
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
