@@ -71,7 +71,7 @@ mmdebstrap --quiet --arch=arm64 --variant=minbase --components=main,non-free-fir
     --customize-hook="chroot \"\$1\" dpkg -i /tmp/$(basename "$DEB")" \
     --customize-hook="rm -f \"\$1\"/tmp/$(basename "$DEB")" \
     --customize-hook="sync-in image/rootfs /" \
-    --customize-hook='chroot "$1" systemctl enable systemd-networkd systemd-resolved edgerelay-provision.service edgerelay.service' \
+    --customize-hook='chroot "$1" systemctl enable systemd-networkd systemd-resolved edgerelay-state.service edgerelay-provision.service edgerelay.service' \
     --customize-hook='ln -sf /run/systemd/resolve/stub-resolv.conf "$1"/etc/resolv.conf' \
     --customize-hook='chroot "$1" sh -c "rm -f /etc/machine-id /var/lib/dbus/machine-id; touch /etc/machine-id"' \
     --customize-hook='touch "$1"/usr/lib/clock-epoch' \
@@ -80,9 +80,12 @@ mmdebstrap --quiet --arch=arm64 --variant=minbase --components=main,non-free-fir
     "deb $MIRROR $SUITE main non-free-firmware" \
     "deb $MIRROR $SUITE-updates main non-free-firmware" \
     "deb $SECURITY $SUITE-security main non-free-firmware"
-# raspi-firmware's hook wrote cmdline.txt from image/rootfs/etc/default/raspi-*: the root by label, read-only.
-grep -q 'root=LABEL=EDGEROOT .* ro\b' "$TREE/boot/firmware/cmdline.txt" \
-    || die "cmdline.txt does not mount LABEL=EDGEROOT read-only: $(cat "$TREE/boot/firmware/cmdline.txt")"
+# raspi-firmware's hook wrote cmdline.txt from image/rootfs/etc/default/raspi-*: the root by label, read-only, and
+# no cma= (the hook leaves it out for a Pi 4 only when it runs on one; with it a Pi 4 does not boot).
+CMDLINE="$(cat "$TREE/boot/firmware/cmdline.txt")"
+grep -q 'root=LABEL=EDGEROOT .* ro\b' <<<"$CMDLINE" || die "cmdline.txt does not mount LABEL=EDGEROOT read-only: $CMDLINE"
+grep -q 'cma=' <<<"$CMDLINE" && die "cmdline.txt sets cma=, which a Raspberry Pi 4 does not boot with: $CMDLINE"
+log "cmdline.txt: $CMDLINE"
 
 # --- the partitions and the disk ----------------------------------------------------------------------
 KERNEL="$(ls "$TREE"/boot/vmlinuz-* | sort -V | tail -1)"

@@ -14,7 +14,7 @@
 # turnutils_peer on the host (the guest reaches it as 10.0.2.2), and GET /api/status (the provisioned
 # configuration, both LEDs driven). Then the guest is stopped and the FAT partition read again: the token must be
 # gone, and the state partition must hold the configuration. Second boot, without a bootstrap file: the box runs
-# the configuration it remembers.
+# the configuration it remembers. Third boot, with the state partition wiped: the box runs the packaged default.
 # Prints the boot time to READY (the status page answering), the image size and each check; exit 0 if all pass.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,6 +24,8 @@ die() { log "FAILED: $*"; exit 1; }
 
 IMAGE="${1:-artifacts/image/edgerelay-rpi-arm64.img}"
 [[ -f $IMAGE ]] || IMAGE="$(scripts/build-image.sh | tail -1)"
+# The host's binary makes the test's signing key (cloud.trustedKeys of the bootstrap file).
+[[ -x artifacts/linux-x64/edgerelay ]] || scripts/publish.sh linux-x64
 KERNEL="$(dirname "$IMAGE")/vmlinuz"
 INITRD="$(dirname "$IMAGE")/initrd.img"
 need=()
@@ -152,7 +154,9 @@ stop_guest
 if mtype -i "$FAT" ::/edgerelay-bootstrap.json >/dev/null 2>&1; then die "edgerelay-bootstrap.json is still on the boot partition"; fi
 # Not even in the FAT's free clusters (the provisioning overwrites the file before deleting it).
 BOOT_SECTORS=$(sfdisk --json "$DISK" | sed -n 's/.*"size": *\([0-9]*\).*/\1/p' | head -1)
-if dd if="$DISK" bs=512 skip=$(( BOOT_OFFSET / 512 )) count="$BOOT_SECTORS" status=none | grep -a -q "$TOKEN"; then
+# (Through a file: grep -q ends at the first match, and under pipefail dd's SIGPIPE would turn a find into a miss.)
+dd if="$DISK" of="$WORK/boot-partition.raw" bs=512 skip=$(( BOOT_OFFSET / 512 )) count="$BOOT_SECTORS" status=none
+if grep -a -q "$TOKEN" "$WORK/boot-partition.raw"; then
     die "the device token is still readable on the boot partition"
 fi
 log "first-boot provisioning: the bootstrap file was imported and its token erased from the boot partition ($(mtype -i "$FAT" ::/edgerelay-bootstrap.imported.txt 2>/dev/null | head -1))"
@@ -170,4 +174,14 @@ check_status
 turnutils_stunclient -p "$TURN_PORT" 127.0.0.1 > "$WORK/stun.log" 2>&1 || { cat "$WORK/stun.log" >&2; die "STUN binding after the second boot"; }
 stop_guest
 log "second boot: the remembered configuration runs"
+
+# A damaged state partition (its superblocks gone): the box still boots, runs the packaged default (needs
+# configuration, amber) and answers STUN; the relay and time sync do not depend on the partition.
+dd if=/dev/zero of="$DISK" bs=1M seek=$(( STATE_OFFSET / 1024 / 1024 )) count=64 conv=notrunc status=none
+boot_guest third
+STATUS="$(cat "$WORK/status.json")"
+grep -q 'D5-needs-configuration' <<<"$STATUS" || die "without a state partition the box should run the packaged default: $STATUS"
+turnutils_stunclient -p "$TURN_PORT" 127.0.0.1 > "$WORK/stun.log" 2>&1 || { cat "$WORK/stun.log" >&2; die "STUN binding without a state partition"; }
+stop_guest
+log "third boot, state partition wiped: the box runs the packaged default (D5, needs configuration) and answers STUN"
 log "passed: image $(( $(stat -c %s "$IMAGE") / 1024 / 1024 )) MiB, boot to READY ${FIRST_READY} s (second boot ${READY} s)"

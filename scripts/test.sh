@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The test command of the README, and what .ci/run calls: on a fresh Debian 12 machine with the .NET 10
 # SDK it installs what the tests need, publishes the Native AOT binary for both targets (zero warnings),
-# and runs every test project. It ends with one line "N passed, N failed".
+# runs every test project, and then builds the SD-card image and boots it under emulation. It ends with one line
+# "N passed, N failed".
 #
-#   scripts/test.sh [extra dotnet test arguments, e.g. --filter Interop]
+#   scripts/test.sh [extra dotnet test arguments, e.g. --filter Interop]   (with arguments, no image)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -100,6 +101,23 @@ done < <(grep -oE 'Failed: +[0-9]+, Passed: +[0-9]+, Skipped: +[0-9]+' "$LOG" | 
 if [[ $((passed + failed)) -eq 0 ]]; then
     log "no test ran"
     status=1
+fi
+
+# --- the SD-card image: built from Debian's packages and booted under qemu-system-aarch64 -------------
+# scripts/build-image.sh and scripts/test-image.sh (image/README.md): on two cores the build takes 20 to 35
+# minutes and the two boots about 5, so it runs after the suite, alone, and only in a full run (no arguments).
+# It counts as one test.
+if [[ $# -eq 0 ]]; then
+    SUDO=""
+    [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+    log "building and booting the SD-card image"
+    if $SUDO scripts/build-image.sh && $SUDO scripts/test-image.sh; then
+        passed=$((passed + 1))
+    else
+        log "FAILED: the SD-card image (scripts/build-image.sh, scripts/test-image.sh)"
+        failed=$((failed + 1))
+        status=1
+    fi
 fi
 echo "$passed passed, $failed failed, $skipped skipped"
 exit "$status"

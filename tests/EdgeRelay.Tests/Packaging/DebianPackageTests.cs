@@ -85,7 +85,7 @@ public sealed class DebianPackageTests(ITestOutputHelper output) : IDisposable
     {
         (int exit, string built) = ExternalProcess.Run(Limit, Path.Combine(AotBinary.RepositoryRoot, "scripts", "package-deb.sh"), "arm64");
         Assert.True(exit == 0, built);
-        string deb = Path.Combine(AotBinary.RepositoryRoot, built.Trim().Split('\n')[^1].Trim());
+        string deb = PackagePath(built);
         output.WriteLine(built);
         Assert.Equal("arm64", Run("dpkg-deb", "-f", deb, "Architecture").Trim());
         Run("dpkg-deb", "-x", deb, _root);
@@ -139,6 +139,13 @@ public sealed class DebianPackageTests(ITestOutputHelper output) : IDisposable
             Assert.Contains("NTP=ntp.example.org 192.0.2.123 2001:db8::123", File.ReadAllText(dropIn), StringComparison.Ordinal);
         }
 
+        // The file is the relay's: a link to a file only root may read is refused, and not read.
+        File.Delete(source);
+        File.CreateSymbolicLink(source, "/etc/shadow");
+        (int linkExit, string linkText) = ExternalProcess.Run(Limit, "chroot", _root, "/usr/lib/edgerelay/timesync");
+        Assert.True(linkExit != 0, linkText);
+        Assert.Contains("not a plain file", linkText, StringComparison.Ordinal);
+
         File.Delete(source);
         Chroot("/usr/lib/edgerelay/timesync");
         Assert.False(File.Exists(dropIn), "without time.ntpServers timesyncd keeps its own servers");
@@ -153,8 +160,12 @@ public sealed class DebianPackageTests(ITestOutputHelper output) : IDisposable
             : ExternalProcess.Run(Limit, "env", "EDGERELAY_DEB_VERSION=" + version, script, "amd64");
         Assert.True(exit == 0, built);
         output.WriteLine(built);
-        return Path.Combine(AotBinary.RepositoryRoot, built.Trim().Split('\n')[^1].Trim());
+        return PackagePath(built);
     }
+
+    /// <summary>The package's path: the script's last line on standard output (lintian's notes go to standard error).</summary>
+    private static string PackagePath(string built) =>
+        Path.Combine(AotBinary.RepositoryRoot, built.Split('\n').Select(line => line.Trim()).Last(line => line.StartsWith("artifacts/", StringComparison.Ordinal) && line.EndsWith(".deb", StringComparison.Ordinal)));
 
     /// <summary>A fresh Debian 12: the minimal base, and what the package depends on (as apt would bring them).</summary>
     private void MakeRoot() =>

@@ -64,10 +64,10 @@ public sealed partial class UnitFileTests : IDisposable
 
     /// <summary>
     /// The package's edgerelay-timesync units (the configuration's NTP servers for timesyncd) and the image's
-    /// provisioning unit, with their scripts at the repository's paths.
+    /// state and provisioning units, with their scripts at the repository's paths.
     /// </summary>
     [Fact]
-    public void Systemd_analyze_verify_accepts_the_timesync_and_provisioning_units()
+    public void Systemd_analyze_verify_accepts_the_timesync_state_and_provisioning_units()
     {
         string repository = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../.."));
         (string Source, string Script, string Installed)[] units =
@@ -75,6 +75,7 @@ public sealed partial class UnitFileTests : IDisposable
             ("image/systemd/edgerelay-timesync.path", "", ""),
             ("image/systemd/edgerelay-timesync.service", "image/systemd/edgerelay-timesync", "/usr/lib/edgerelay/timesync"),
             ("image/rootfs/etc/systemd/system/edgerelay-provision.service", "image/rootfs/usr/lib/edgerelay/provision", "/usr/lib/edgerelay/provision"),
+            ("image/rootfs/etc/systemd/system/edgerelay-state.service", "image/rootfs/usr/lib/edgerelay/state-mounts", "/usr/lib/edgerelay/state-mounts"),
         ];
         var copies = new List<string>();
         foreach ((string source, string script, string installed) in units)
