@@ -54,6 +54,12 @@ public sealed partial class KernelClockSource : IClockStateSource
                 ? new KernelClockReading(ClockSynchronisation.Unsynchronised, maxError, "adjtimex")
                 : new KernelClockReading(ClockSynchronisation.Synchronised, maxError, "adjtimex");
         }
+        return ReadAfterFailure(errno);
+    }
+
+    /// <summary>What is known when adjtimex(2) failed with <paramref name="errno"/>.</summary>
+    internal KernelClockReading ReadAfterFailure(int errno)
+    {
         string why = errno == EPerm
             ? "adjtimex(2) is refused (EPERM: a seccomp filter such as systemd's ProtectClock=yes)"
             : $"adjtimex(2) failed: {Marshal.GetPInvokeErrorMessage(errno)}";
