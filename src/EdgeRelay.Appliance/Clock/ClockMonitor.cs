@@ -79,6 +79,11 @@ public sealed class ClockMonitor : IWallClock, IDisposable
         {
             _kernel = reading;
             _checkedAt = _time.GetUtcNow();
+            if (reading.State == ClockSynchronisation.Synchronised)
+            {
+                // NTP has set the clock since: a certificate it refused is judged afresh at the next poll.
+                _tlsBlamed = false;
+            }
         }
         Update();
     }
