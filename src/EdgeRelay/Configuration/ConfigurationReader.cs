@@ -622,7 +622,8 @@ public static class ConfigurationReader
         }
         if (text.Contains(':'))
         {
-            return IsStrictAddress(text);
+            // A plain IPv6 address, as timesyncd.conf(5) takes it: IPAddress.TryParse would also take "[::1]".
+            return !text.Contains('[') && IsStrictAddress(text);
         }
         if (text.All(c => char.IsAsciiDigit(c) || c == '.'))
         {
