@@ -159,7 +159,7 @@ internal sealed class ApplianceService(
         UpdateNeedsConfiguration();
         WriteTimesyncdConfiguration();
         Clock.Start();
-        _observer = new RelayObserver(engine, _model, TimeProvider.System, () => AwaitingConfiguration);
+        _observer = new RelayObserver(engine, _model, TimeProvider.System, () => AwaitingConfiguration, Clock);
         _observer.TrafficSeen += () => _leds?.ReportTraffic();
         _observer.Sample();
         _observer.Start();

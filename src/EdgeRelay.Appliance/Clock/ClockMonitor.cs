@@ -207,7 +207,8 @@ public sealed class ClockMonitor : IWallClock, IDisposable
             : unsynchronised ? "not synchronised, not required (time.requireSynchronisation is off)"
             : "synchronised" + (_kernel.MaxErrorSeconds is double e ? $", maximum error {e.ToString("0.###", CultureInfo.InvariantCulture)} s" : "");
         string timeSource = _kernel.State != ClockSynchronisation.Synchronised && offset is not null ? "cloud-date" : "local";
-        return new ClockStatus(_kernel.State, trusted, _kernel.MaxErrorSeconds, offset, _kernel.Source, timeSource, detail, _tlsBlamed, _checkedAt);
+        bool inDoubt = (unsynchronised && _requireSynchronisation) || implausible || _tlsBlamed;
+        return new ClockStatus(_kernel.State, trusted, _kernel.MaxErrorSeconds, offset, _kernel.Source, timeSource, detail, _tlsBlamed, _checkedAt, inDoubt);
     }
 
     /// <summary>D11 while the clock is known to be in doubt; a kernel state that cannot be read alone is not a reason.</summary>
@@ -220,10 +221,7 @@ public sealed class ClockMonitor : IWallClock, IDisposable
         {
             status = Derive();
             _status = status;
-            double? offset = status.CloudDateOffsetSeconds;
-            raise = (status.State == ClockSynchronisation.Unsynchronised && _requireSynchronisation)
-                || (offset is double o && Math.Abs(o) > PlausibleOffset.TotalSeconds)
-                || _tlsBlamed;
+            raise = status.InDoubt;
             previous = _lastRaised;
             _lastRaised = raise;
         }

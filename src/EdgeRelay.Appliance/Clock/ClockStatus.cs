@@ -9,6 +9,7 @@ namespace EdgeRelay.Appliance.Clock;
 /// <param name="TimeSource">What TURN REST credentials are judged by: the local clock, or the cloud's Date header when the kernel is not synchronised.</param>
 /// <param name="Detail">One sentence an installer can act on.</param>
 /// <param name="ClockBlamedForCloudTls">The cloud's TLS certificate was refused for its validity period while the clock was in doubt.</param>
+/// <param name="InDoubt">The clock is known to be wrong or unset: D11 is raised.</param>
 public sealed record ClockStatus(
     ClockSynchronisation State,
     bool Trusted,
@@ -18,4 +19,5 @@ public sealed record ClockStatus(
     string TimeSource,
     string Detail,
     bool ClockBlamedForCloudTls,
-    DateTimeOffset? CheckedAt);
+    DateTimeOffset? CheckedAt,
+    bool InDoubt = false);
