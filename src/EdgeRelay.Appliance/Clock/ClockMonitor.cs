@@ -68,8 +68,12 @@ public sealed class ClockMonitor : IWallClock, IDisposable
         get { lock (_gate) return _status; }
     }
 
-    /// <summary>Reads the kernel now, then every <see cref="PollInterval"/>.</summary>
-    public void Start() => _timer = _time.CreateTimer(static state => ((ClockMonitor)state!).Poll(), this, TimeSpan.Zero, PollInterval);
+    /// <summary>Reads the kernel now (so that the first verdict already knows the clock), then every <see cref="PollInterval"/>.</summary>
+    public void Start()
+    {
+        Poll();
+        _timer = _time.CreateTimer(static state => ((ClockMonitor)state!).Poll(), this, PollInterval, PollInterval);
+    }
 
     /// <summary>One reading of the kernel's state (the timer calls it; tests may too).</summary>
     public void Poll()

@@ -42,8 +42,9 @@ public static class TimesyncdConfiguration
                 return false;
             }
         }
-        catch (FileNotFoundException)
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
+            // Not written yet.
         }
         Directory.CreateDirectory(stateDirectory);
         AtomicFile.Write(path, content, Mode);

@@ -36,6 +36,15 @@ public sealed class TimesyncdConfigurationTests : IDisposable
     }
 
     [Fact]
+    public void A_state_directory_that_does_not_exist_yet_is_made()
+    {
+        string directory = Path.Combine(_directory, "state");
+
+        Assert.True(TimesyncdConfiguration.Apply(directory, ["ntp.office.example"]));
+        Assert.Equal("[Time]\nNTP=ntp.office.example\n", File.ReadAllText(Path.Combine(directory, "timesyncd.conf")));
+    }
+
+    [Fact]
     public void No_servers_delete_the_file()
     {
         TimesyncdConfiguration.Apply(_directory, ["ntp.office.example"]);
