@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# Build the Raspberry Pi 4/5 SD-card image: Debian 12 arm64 from Debian's own packages, booting into the relay.
+# Build the Raspberry Pi 4 (400, CM4) SD-card image: Debian 12 arm64 from Debian's own packages, booting into the relay.
 #
 #   scripts/build-image.sh            → artifacts/image/edgerelay-rpi-arm64.img (and, for scripts/test-image.sh,
 #                                       the kernel and initrd beside it)
 #
 # How (image/README.md says what the image is; this says how it is made):
 #   1. scripts/package-deb.sh arm64 makes the package.
-#   2. mmdebstrap makes the arm64 root from the mirror apt is configured with (main and non-free-firmware, for
-#      raspi-firmware), running the arm64 maintainer scripts under qemu-user: qemu-aarch64 is registered with
+#   2. mmdebstrap makes the arm64 bookworm root, with its updates and security updates, from the mirrors apt is
+#      configured with (main and non-free-firmware, for raspi-firmware), running the arm64 maintainer scripts under qemu-user: qemu-aarch64 is registered with
 #      binfmt_misc (as /usr/lib/binfmt.d/qemu-aarch64.conf says) when it is not yet. The package is installed,
 #      image/rootfs/ is laid over the root (read-only fstab, provisioning, watchdog, journal in memory,
-#      DHCP), and the units are enabled; raspi-firmware's kernel hook runs again so that the boot partition's
-#      cmdline.txt follows image/rootfs/etc/default/raspi-firmware (the root by its label). No SSH server.
+#      DHCP, the clock), and the units are enabled; raspi-firmware's kernel hook runs again so that the boot
+#      partition's cmdline.txt follows image/rootfs/etc/default/raspi-* (the root by its label, read-only), and
+#      /usr/lib/clock-epoch dates the build (systemd starts the clock no earlier than that). No SSH server.
 #   3. The three partitions are made as files, without loop devices or mounts: the FAT boot partition
 #      (raspi-firmware's firmware, kernel, initrd, device trees, config.txt and cmdline.txt) with mtools, the
 #      root and the state partition with mkfs.ext4 -d; then they are laid into one MBR disk image with sfdisk.
@@ -44,10 +45,14 @@ fi
 
 # --- the package and the mirror ---------------------------------------------------------------------
 DEB="$(scripts/package-deb.sh arm64 | tail -1)"
-. /etc/os-release
-MIRROR="$(sed -n 's|^URIs: *\([^ ]*\).*|\1|p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)"
-[[ -n $MIRROR ]] || MIRROR="$(sed -n 's|^deb \(\[[^]]*\] \)\?\(http[^ ]*\) .*|\2|p' /etc/apt/sources.list 2>/dev/null | head -1)"
-[[ -n $MIRROR ]] || die "no Debian mirror found in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list"
+# Debian 12 whatever the build machine runs, from the mirrors apt is configured with: the release, its updates
+# and its security updates.
+SUITE=bookworm
+SOURCES="$(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null || true)"
+MIRROR="$(sed -n 's|^URIs: *\(http[^ ]*/debian\)/\?$|\1|p; s|^deb \(\[[^]]*\] \)\?\(http[^ ]*/debian\)/\? .*|\2|p' <<<"$SOURCES" | head -1)"
+SECURITY="$(sed -n 's|^URIs: *\(http[^ ]*/debian-security\)/\?$|\1|p; s|^deb \(\[[^]]*\] \)\?\(http[^ ]*/debian-security\)/\? .*|\2|p' <<<"$SOURCES" | head -1)"
+[[ -n $MIRROR ]] || die "no Debian mirror (a URI ending in /debian) in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list"
+[[ -n $SECURITY ]] || SECURITY="${MIRROR%/debian}/debian-security"
 
 OUT="$ROOT/artifacts/image"
 WORK="$OUT/work"
@@ -56,7 +61,7 @@ mkdir -p "$WORK"
 TREE="$WORK/root"
 
 # --- the root -----------------------------------------------------------------------------------------
-log "mmdebstrap: $VERSION_CODENAME arm64 from $MIRROR"
+log "mmdebstrap: $SUITE arm64 from $MIRROR and $SECURITY"
 PACKAGES=systemd,systemd-sysv,systemd-resolved,systemd-timesyncd,udev,kmod,linux-image-arm64,raspi-firmware,initramfs-tools,libssl3,libgpiod2,adduser,ca-certificates,iproute2,dosfstools
 mmdebstrap --quiet --arch=arm64 --variant=minbase --components=main,non-free-firmware \
     --include="$PACKAGES" \
@@ -69,8 +74,15 @@ mmdebstrap --quiet --arch=arm64 --variant=minbase --components=main,non-free-fir
     --customize-hook='chroot "$1" systemctl enable systemd-networkd systemd-resolved edgerelay-provision.service edgerelay.service' \
     --customize-hook='ln -sf /run/systemd/resolve/stub-resolv.conf "$1"/etc/resolv.conf' \
     --customize-hook='chroot "$1" sh -c "rm -f /etc/machine-id /var/lib/dbus/machine-id; touch /etc/machine-id"' \
-    --customize-hook='chroot "$1" sh -c "for k in /boot/vmlinuz-*; do /etc/kernel/postinst.d/z50-raspi-firmware \"\${k#/boot/vmlinuz-}\" \"\$k\"; done"' \
-    "$VERSION_CODENAME" "$TREE" "deb $MIRROR $VERSION_CODENAME main non-free-firmware"
+    --customize-hook='touch "$1"/usr/lib/clock-epoch' \
+    --customize-hook='chroot "$1" sh -c "for k in /boot/vmlinuz-*; do DEB_MAINT_PARAMS=configure /etc/kernel/postinst.d/z50-raspi-firmware \"\${k#/boot/vmlinuz-}\" \"\$k\"; done"' \
+    "$SUITE" "$TREE" \
+    "deb $MIRROR $SUITE main non-free-firmware" \
+    "deb $MIRROR $SUITE-updates main non-free-firmware" \
+    "deb $SECURITY $SUITE-security main non-free-firmware"
+# raspi-firmware's hook wrote cmdline.txt from image/rootfs/etc/default/raspi-*: the root by label, read-only.
+grep -q 'root=LABEL=EDGEROOT .* ro\b' "$TREE/boot/firmware/cmdline.txt" \
+    || die "cmdline.txt does not mount LABEL=EDGEROOT read-only: $(cat "$TREE/boot/firmware/cmdline.txt")"
 
 # --- the partitions and the disk ----------------------------------------------------------------------
 KERNEL="$(ls "$TREE"/boot/vmlinuz-* | sort -V | tail -1)"
@@ -87,13 +99,19 @@ cp -a "$TREE"/boot/firmware/. "$WORK/boot/"
 rm -f "$WORK/boot.img"
 mkfs.vfat -C -F 32 -n RASPIFIRM "$WORK/boot.img" $(( BOOT_MB * 1024 )) >/dev/null
 [[ -z $(ls -A "$WORK/boot") ]] || mcopy -s -i "$WORK/boot.img" "$WORK"/boot/* ::/
-# The state partition starts empty but for its root's owner (StateDirectory=: edgerelay, 0700).
-mkdir -p "$WORK/state"
-chown --reference="$TREE/var/lib/edgerelay" "$WORK/state"
-chmod 0700 "$WORK/state"
+# The state partition (image/rootfs/etc/fstab): root's, with the relay's state directory (edgerelay, 0700) and
+# timesyncd's (systemd-timesync, as its StateDirectory= would make it) to be bound where they belong.
+mkdir -p "$WORK/state/relay" "$WORK/state/timesync"
+chmod 0755 "$WORK/state"
+chown --reference="$TREE/var/lib/edgerelay" "$WORK/state/relay"
+chmod 0700 "$WORK/state/relay"
+TIMESYNC_IDS="$(awk -F: '$1 == "systemd-timesync" { print $3 ":" $4 }' "$TREE/etc/passwd")"
+[[ -n $TIMESYNC_IDS ]] || die "the root has no systemd-timesync user"
+chown "$TIMESYNC_IDS" "$WORK/state/timesync"
 mkfs.ext4 -q -L EDGESTATE -d "$WORK/state" "$WORK/state.img" "${STATE_MB}M"
-# The root, without what other partitions are mounted over.
+# The root, without what other partitions are mounted over, and with the mount points.
 find "$TREE/boot/firmware" "$TREE/var/lib/edgerelay" -mindepth 1 -delete
+mkdir -p "$TREE/var/lib/edgestate"
 mkfs.ext4 -q -L EDGEROOT -d "$TREE" "$WORK/root.img" "${ROOT_MB}M"
 
 IMAGE="$OUT/edgerelay-rpi-arm64.img"

@@ -4,9 +4,11 @@
 #   scripts/package-deb.sh [amd64|arm64]      (default: arm64, the Raspberry Pi)
 #
 # Produces artifacts/edgerelay_VERSION_ARCH.deb from the Native AOT binary (published first with
-# scripts/publish.sh when artifacts/RID/edgerelay is missing) and image/: the systemd unit and its sysusers.d
-# file (image/systemd/), the commented default configuration as a conffile (image/edgerelay.json), the udev
-# rule and maintainer scripts (image/debian/). Then runs lintian on it, which must report no error.
+# scripts/publish.sh when artifacts/RID/edgerelay is missing or older than a source file) and image/: the
+# systemd units and the sysusers.d file (image/systemd/: the relay, and edgerelay-timesync, which hands the
+# configuration's NTP servers to systemd-timesyncd), the commented default configuration as a conffile
+# (image/edgerelay.json), the udev rule and maintainer scripts (image/debian/). Then runs lintian on it, which
+# must report no error. EDGERELAY_DEB_VERSION=V sets another package version (the upgrade test uses it).
 #
 # What the package does when installed is described in image/debian/postinst and README.md (Debian package).
 set -euo pipefail
@@ -33,8 +35,13 @@ command -v fakeroot >/dev/null 2>&1 || need+=(fakeroot)
 apt_install_missing "${need[@]}"
 
 BINARY="artifacts/$RID/edgerelay"
-[[ -x $BINARY ]] || scripts/publish.sh "$RID"
-VERSION="$(sed -n 's|.*<Version>\(.*\)</Version>.*|\1|p' Directory.Build.props | head -1)"
+# A binary left from another checkout or an older commit is not packaged: any source newer than it publishes anew.
+if [[ ! -x $BINARY || -n "$(find src Directory.Build.props Directory.Packages.props -newer "$BINARY" -type f \
+        \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.targets' -o -name '*.json' \) \
+        -not -path '*/obj/*' -not -path '*/bin/*' -print -quit)" ]]; then
+    scripts/publish.sh "$RID"
+fi
+VERSION="${EDGERELAY_DEB_VERSION:-$(sed -n 's|.*<Version>\(.*\)</Version>.*|\1|p' Directory.Build.props | head -1)}"
 [[ -n $VERSION ]] || die "no <Version> in Directory.Build.props"
 
 STAGE="$(mktemp -d)"
@@ -44,6 +51,8 @@ install -d "$PKG/DEBIAN" "$PKG/usr/bin" "$PKG/lib/systemd/system" "$PKG/usr/lib/
     "$PKG/etc/edgerelay" "$PKG/usr/share/doc/edgerelay" "$PKG/usr/share/lintian/overrides"
 install -m 0755 "$BINARY" "$PKG/usr/bin/edgerelay"
 install -m 0644 image/systemd/edgerelay.service "$PKG/lib/systemd/system/edgerelay.service"
+install -m 0644 image/systemd/edgerelay-timesync.path image/systemd/edgerelay-timesync.service "$PKG/lib/systemd/system/"
+install -D -m 0755 image/systemd/edgerelay-timesync "$PKG/usr/lib/edgerelay/timesync"
 install -m 0644 image/systemd/edgerelay.sysusers.conf "$PKG/usr/lib/sysusers.d/edgerelay.conf"
 install -m 0644 image/debian/60-edgerelay.rules "$PKG/lib/udev/rules.d/60-edgerelay.rules"
 install -m 0644 image/edgerelay.json "$PKG/etc/edgerelay/edgerelay.json"
@@ -73,12 +82,14 @@ DEB="artifacts/edgerelay_${VERSION}_${ARCH}.deb"
 fakeroot dpkg-deb --build -Zxz --root-owner-group "$PKG" "$DEB" >/dev/null
 log "built $DEB ($(stat -c %s "$DEB") bytes)"
 
-# lintian: no error (warnings and notes are printed for the record).
+# lintian: no error (warnings and notes are printed for the record). It exits non-zero for an error, and also
+# when it cannot check the package at all: either fails the build.
 set +e
-LINTIAN="$(lintian --tag-display-limit 0 "$DEB" 2>&1)"
+LINTIAN="$(lintian --fail-on error --tag-display-limit 0 "$DEB" 2>&1)"
+lintian_status=$?
 set -e
 [[ -z $LINTIAN ]] || echo "$LINTIAN" >&2
-if grep -q '^E:' <<<"$LINTIAN"; then
-    die "lintian reports errors for $DEB"
+if [[ $lintian_status -ne 0 ]] || grep -q '^E:' <<<"$LINTIAN"; then
+    die "lintian failed (exit $lintian_status) or reports errors for $DEB"
 fi
 echo "$DEB"

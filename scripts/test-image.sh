@@ -5,11 +5,16 @@
 #
 # A copy of the image gets a first-boot bootstrap file on its FAT partition (a configuration with a user for
 # the test, and a cloud section whose device token must be erased after import). qemu-system-aarch64 -M virt
-# (software emulation: there is no KVM here) boots Debian's arm64 kernel and initrd from the image with the
-# image's disk as a virtio drive; user-mode networking forwards UDP and TCP 3478 and the status page's TCP 8080
-# to ports on 127.0.0.1. From the host: a STUN binding (turnutils_stunclient), a TURN relay with
-# turnutils_uclient to turnutils_peer on the host (the guest reaches it as 10.0.2.2), and GET /api/status.
-# Then the guest is stopped and the FAT partition read again: the token must be gone.
+# (software emulation: there is no KVM here) boots Debian's arm64 kernel and initrd from the image, with the
+# kernel command line of the image's cmdline.txt (root by label, read-only) and the image's disk as a virtio
+# drive; user-mode networking forwards UDP and TCP 3478 and the status page's TCP 8080 to ports on 127.0.0.1.
+# The machine's device tree gets the Raspberry Pi's LED node (gpio-leds "leds" with ACT and PWR, on the virt
+# board's PL061 GPIO lines), so that the relay drives kernel LEDs at the Pi's sysfs path under its sandboxed unit.
+# First boot, from the host: a STUN binding (turnutils_stunclient), a TURN relay with turnutils_uclient to
+# turnutils_peer on the host (the guest reaches it as 10.0.2.2), and GET /api/status (the provisioned
+# configuration, both LEDs driven). Then the guest is stopped and the FAT partition read again: the token must be
+# gone, and the state partition must hold the configuration. Second boot, without a bootstrap file: the box runs
+# the configuration it remembers.
 # Prints the boot time to READY (the status page answering), the image size and each check; exit 0 if all pass.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,6 +31,8 @@ command -v qemu-system-aarch64 >/dev/null 2>&1 || need+=(qemu-system-arm)
 command -v mcopy >/dev/null 2>&1 || need+=(mtools)
 command -v turnutils_uclient >/dev/null 2>&1 || need+=(coturn)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v fdtput >/dev/null 2>&1 || need+=(device-tree-compiler)
+command -v debugfs >/dev/null 2>&1 || need+=(e2fsprogs)
 . "$ROOT/scripts/lib/apt.sh"
 apt_install_missing "${need[@]}"
 
@@ -63,32 +70,67 @@ cat > "$WORK/edgerelay-bootstrap.json" <<JSON
 JSON
 mcopy -i "$FAT" "$WORK/edgerelay-bootstrap.json" ::/edgerelay-bootstrap.json
 
-log "booting $IMAGE ($(( $(stat -c %s "$IMAGE") / 1024 / 1024 )) MiB) under qemu-system-aarch64 -M virt (TCG)"
-START=$(date +%s)
-qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 -nographic -no-reboot \
-    -kernel "$KERNEL" -initrd "$INITRD" \
-    -append "root=LABEL=EDGEROOT ro rootwait console=ttyAMA0 panic=10" \
-    -drive "file=$DISK,format=raw,if=virtio" \
-    -netdev "user,id=net0,hostfwd=udp:127.0.0.1:$TURN_PORT-:3478,hostfwd=tcp:127.0.0.1:$TURN_PORT-:3478,hostfwd=tcp:127.0.0.1:$STATUS_PORT-:8080" \
-    -device virtio-net-pci,netdev=net0,romfile= > "$WORK/console.log" 2>&1 &
-QEMU_PID=$!
+# The kernel command line the Pi's firmware would pass (cmdline.txt), with the virt board's serial console.
+CMDLINE="$(mtype -i "$FAT" ::/cmdline.txt | tr -d '\r' | tr ' ' '\n' | grep -v '^console=' | tr '\n' ' ')"
+grep -q 'root=LABEL=EDGEROOT' <<<"$CMDLINE" || die "cmdline.txt does not name the root by label: $CMDLINE"
+MACHINE=(-cpu cortex-a72 -smp 2 -m 1024)
+# The Pi's LEDs: its device tree has a gpio-leds node "leds" (ACT green, PWR red), so the kernel makes
+# /sys/devices/platform/leds/leds/{ACT,PWR}. Here on the virt board's PL061 GPIO controller, lines 0 and 1.
+qemu-system-aarch64 -M "virt,dumpdtb=$WORK/virt.dtb" "${MACHINE[@]}" -nographic >/dev/null 2>&1
+GPIO_NODE="/$(fdtget -l "$WORK/virt.dtb" / | grep -m1 '^pl061@')"
+GPIO_PHANDLE="$(fdtget -t u "$WORK/virt.dtb" "$GPIO_NODE" phandle)"
+fdtput -c "$WORK/virt.dtb" /leds /leds/led-act /leds/led-pwr
+fdtput -t s "$WORK/virt.dtb" /leds compatible gpio-leds
+fdtput -t s "$WORK/virt.dtb" /leds/led-act label ACT
+fdtput -t u "$WORK/virt.dtb" /leds/led-act gpios "$GPIO_PHANDLE" 0 0
+fdtput -t s "$WORK/virt.dtb" /leds/led-pwr label PWR
+fdtput -t u "$WORK/virt.dtb" /leds/led-pwr gpios "$GPIO_PHANDLE" 1 0
 
-READY=""
-for _ in $(seq 1 900); do
-    kill -0 "$QEMU_PID" 2>/dev/null || { tail -40 "$WORK/console.log" >&2; die "the guest stopped"; }
-    if curl -sf --max-time 2 "http://127.0.0.1:$STATUS_PORT/api/status" > "$WORK/status.json"; then
-        READY=$(( $(date +%s) - START ))
-        break
-    fi
-    sleep 1
-done
-[[ -n $READY ]] || { tail -60 "$WORK/console.log" >&2; die "the status page did not answer within 900 s"; }
-log "boot to READY: ${READY} s (the status page answers once every listener is bound)"
+# boot_guest NAME: boots the disk, waits for the status page (into $WORK/status.json), sets READY (seconds).
+boot_guest() {
+    log "booting ($1) under qemu-system-aarch64 -M virt (TCG): $CMDLINE"
+    local start
+    start=$(date +%s)
+    qemu-system-aarch64 -M virt "${MACHINE[@]}" -nographic -no-reboot -dtb "$WORK/virt.dtb" \
+        -kernel "$KERNEL" -initrd "$INITRD" -append "$CMDLINE console=ttyAMA0 panic=10" \
+        -drive "file=$DISK,format=raw,if=virtio" \
+        -netdev "user,id=net0,hostfwd=udp:127.0.0.1:$TURN_PORT-:3478,hostfwd=tcp:127.0.0.1:$TURN_PORT-:3478,hostfwd=tcp:127.0.0.1:$STATUS_PORT-:8080" \
+        -device virtio-net-pci,netdev=net0,romfile= > "$WORK/console-$1.log" 2>&1 &
+    QEMU_PID=$!
+    READY=""
+    for _ in $(seq 1 900); do
+        kill -0 "$QEMU_PID" 2>/dev/null || { tail -40 "$WORK/console-$1.log" >&2; die "the guest stopped"; }
+        if curl -sf --max-time 2 "http://127.0.0.1:$STATUS_PORT/api/status" > "$WORK/status.json"; then
+            READY=$(( $(date +%s) - start ))
+            break
+        fi
+        sleep 1
+    done
+    [[ -n $READY ]] || { tail -60 "$WORK/console-$1.log" >&2; die "the status page did not answer within 900 s"; }
+    log "boot to READY ($1): ${READY} s (the status page answers once every listener is bound)"
+}
 
-STATUS="$(cat "$WORK/status.json")"
-grep -q '"listeners":\[{"transport":"udp"' <<<"$STATUS" || die "the status has no udp listener: $STATUS"
-grep -q 'D5-needs-configuration' <<<"$STATUS" && die "the imported configuration was not used: $STATUS"
-log "GET /api/status: $(grep -o '"summary":"[^"]*"' <<<"$STATUS" | head -1)"
+# stop_guest: a power cut, as far as the guest knows (the state partition is journalled for exactly this).
+stop_guest() {
+    kill "$QEMU_PID" 2>/dev/null || true
+    wait "$QEMU_PID" 2>/dev/null || true
+    QEMU_PID=""
+}
+
+# check_status: the provisioned configuration runs, and both of the Pi's LEDs are driven.
+check_status() {
+    STATUS="$(cat "$WORK/status.json")"
+    grep -q '"listeners":\[{"transport":"udp"' <<<"$STATUS" || die "the status has no udp listener: $STATUS"
+    grep -q 'D5-needs-configuration' <<<"$STATUS" && die "the provisioned configuration was not used: $STATUS"
+    grep -q '"outputs":\["green","red"\]' <<<"$STATUS" \
+        || die "the relay does not drive the ACT and PWR LEDs under its unit: $STATUS"
+    log "GET /api/status: $(grep -o '"summary":"[^"]*"' <<<"$STATUS" | head -1), LEDs $(grep -o '"led":{[^}]*}' <<<"$STATUS")"
+}
+
+log "image $IMAGE: $(( $(stat -c %s "$IMAGE") / 1024 / 1024 )) MiB"
+boot_guest first
+FIRST_READY=$READY
+check_status
 
 turnutils_stunclient -p "$TURN_PORT" 127.0.0.1 > "$WORK/stun.log" 2>&1 || { cat "$WORK/stun.log" >&2; die "STUN binding"; }
 log "STUN binding: $(grep -m1 'reflexive addr' "$WORK/stun.log")"
@@ -102,11 +144,11 @@ turnutils_uclient -u alice -w "correct horse battery staple" -p "$TURN_PORT" -e 
 LOST="$(sed -n 's/.*Total lost packets \([0-9]*\).*/\1/p' "$WORK/uclient.log" | tail -1)"
 SENT="$(sed -n 's/.*tot_send_msgs=\([0-9]*\), tot_recv_msgs.*/\1/p' "$WORK/uclient.log" | tail -1)"
 [[ $LOST == 0 && ${SENT:-0} -gt 0 ]] || { tail -20 "$WORK/uclient.log" >&2; die "uclient lost $LOST of $SENT"; }
+kill "$PEER_PID" 2>/dev/null || true
+PEER_PID=""
 log "TURN relay (turnutils_uclient, 2 allocations, ${SENT} packets): 0 lost"
 
-kill "$QEMU_PID" 2>/dev/null || true
-wait "$QEMU_PID" 2>/dev/null || true
-QEMU_PID=""
+stop_guest
 if mtype -i "$FAT" ::/edgerelay-bootstrap.json >/dev/null 2>&1; then die "edgerelay-bootstrap.json is still on the boot partition"; fi
 # Not even in the FAT's free clusters (the provisioning overwrites the file before deleting it).
 BOOT_SECTORS=$(sfdisk --json "$DISK" | sed -n 's/.*"size": *\([0-9]*\).*/\1/p' | head -1)
@@ -114,4 +156,18 @@ if dd if="$DISK" bs=512 skip=$(( BOOT_OFFSET / 512 )) count="$BOOT_SECTORS" stat
     die "the device token is still readable on the boot partition"
 fi
 log "first-boot provisioning: the bootstrap file was imported and its token erased from the boot partition ($(mtype -i "$FAT" ::/edgerelay-bootstrap.imported.txt 2>/dev/null | head -1))"
-log "passed: image $(( $(stat -c %s "$IMAGE") / 1024 / 1024 )) MiB, boot to READY ${READY} s"
+
+# The state partition (the third): the provisioned configuration, readable by the relay's group only.
+STATE_OFFSET=$(( $(sfdisk --json "$DISK" | sed -n 's/.*"start": *\([0-9]*\).*/\1/p' | sed -n 3p) * 512 ))
+STATE_FS="$DISK?offset=$STATE_OFFSET"
+CONFIG_MODE="$(debugfs -R "stat /edgerelay.json" "$STATE_FS" 2>/dev/null | sed -n 's/.*Mode: *\([0-7]*\).*/\1/p')"
+[[ $CONFIG_MODE == 0640 ]] || die "the state partition has no edgerelay.json of mode 0640 (mode: '$CONFIG_MODE')"
+debugfs -R "cat /edgerelay.json" "$STATE_FS" 2>/dev/null | grep -q '"alice"' || die "the state partition's edgerelay.json is not the bootstrap file"
+log "state partition: edgerelay.json (0640) as provisioned; relay/: $(debugfs -R "ls /relay" "$STATE_FS" 2>/dev/null | tr -s ' \n' ' ')"
+
+boot_guest second
+check_status
+turnutils_stunclient -p "$TURN_PORT" 127.0.0.1 > "$WORK/stun.log" 2>&1 || { cat "$WORK/stun.log" >&2; die "STUN binding after the second boot"; }
+stop_guest
+log "second boot: the remembered configuration runs"
+log "passed: image $(( $(stat -c %s "$IMAGE") / 1024 / 1024 )) MiB, boot to READY ${FIRST_READY} s (second boot ${READY} s)"

@@ -209,6 +209,7 @@ internal sealed class ApplianceService(
         ConfigurationVersion = _configuration.Version,
         Cloud = _cloud,
         SelfCheck = _selfCheck,
+        LedOutputs = () => _ledDriver?.Roles ?? [],
         SetDraining = draining => SetDraining(draining, "the status page"),
         IceServerUrls = _info.IceServerUrls,
         Clock = () => Clock.Status,

@@ -59,7 +59,8 @@ public sealed record FindingDocument(string Name, string Value, string Detail);
 
 public sealed record ReasonDocument(string Code, string Severity, int BlinkCode, string Summary);
 
-public sealed record LedDocument(string Mode, int FaultCode);
+/// <summary>What the LEDs show, and which LEDs (green, amber, red) are driven: none when they cannot be used.</summary>
+public sealed record LedDocument(string Mode, int FaultCode, IReadOnlyList<string> Outputs);
 
 /// <summary>
 /// Where the running configuration came from (a file path, "development default", "cloud" or

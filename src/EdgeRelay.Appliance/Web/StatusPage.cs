@@ -1,6 +1,7 @@
 using EdgeRelay.Appliance.Clock;
 using EdgeRelay.Appliance.Cloud;
 using EdgeRelay.Appliance.Diagnostics;
+using EdgeRelay.Appliance.Leds;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
@@ -39,6 +40,12 @@ public sealed record StatusPageOptions
     /// it at once); null, or a null answer, when the box runs none.
     /// </summary>
     public Func<SelfCheckRunner?>? SelfCheck { get; init; }
+
+    /// <summary>
+    /// The LEDs the driver opened, read on every request: empty when the LEDs cannot be used (no such LED, no
+    /// permission), so that a box whose lights stay dark says so on its page.
+    /// </summary>
+    public Func<IReadOnlyList<LedRole>>? LedOutputs { get; init; }
     public IReadOnlyList<string> IceServerUrls { get; init; } = [];
 
     /// <summary>Starts (true) or ends (false) draining, from <c>POST /api/drain</c> and <c>/api/resume</c>; null: those answer 409.</summary>
@@ -306,7 +313,8 @@ public sealed class StatusPage : IAsyncDisposable
             Health = status.Health.ToString(),
             Summary = status.Summary,
             Reasons = status.Reasons.Select(r => new ReasonDocument(r.Code, r.Severity.ToString(), r.BlinkCode, r.Summary)).ToList(),
-            Led = new LedDocument(led.Mode.ToString(), led.FaultCode),
+            Led = new LedDocument(led.Mode.ToString(), led.FaultCode,
+                [.. (options.LedOutputs?.Invoke() ?? []).Select(role => role.ToString().ToLowerInvariant())]),
             Version = options.Version,
             Backend = _engine.Backend.ToConfigName(),
             StartedAt = _startedAt,

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text.Json;
+using EdgeRelay.Appliance.Leds;
 using EdgeRelay.Appliance.Status;
 using EdgeRelay.Appliance.Web;
 using EdgeRelay.Net;
@@ -53,6 +54,7 @@ public sealed class StatusPageTests : IAsyncLifetime
             Version = "9.9.9",
             ConfigurationSource = "/etc/edgerelay/edgerelay.json",
             IceServerUrls = ["turn:192.0.2.1:3478?transport=udp"],
+            LedOutputs = () => [LedRole.Green, LedRole.Red],
             HostNames = ["edgerelay.local"],
             Clock = () => new EdgeRelay.Appliance.Clock.ClockStatus(EdgeRelay.Appliance.Clock.ClockSynchronisation.Unsynchronised, false, 0.5005,
                 -7201, "adjtimex", "cloud-date", "not synchronised", false, DateTimeOffset.UtcNow),
@@ -82,6 +84,7 @@ public sealed class StatusPageTests : IAsyncLifetime
 
         Assert.Equal("HealthyIdle", root.GetProperty("health").GetString());
         Assert.Equal("Healthy", root.GetProperty("led").GetProperty("mode").GetString());
+        Assert.Equal(["green", "red"], root.GetProperty("led").GetProperty("outputs").EnumerateArray().Select(o => o.GetString()));
         Assert.Equal("9.9.9", root.GetProperty("version").GetString());
         Assert.Equal("io_uring", root.GetProperty("backend").GetString());
         Assert.Equal("/etc/edgerelay/edgerelay.json", root.GetProperty("configuration").GetProperty("source").GetString());

@@ -62,6 +62,39 @@ public sealed partial class UnitFileTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// The package's edgerelay-timesync units (the configuration's NTP servers for timesyncd) and the image's
+    /// provisioning unit, with their scripts at the repository's paths.
+    /// </summary>
+    [Fact]
+    public void Systemd_analyze_verify_accepts_the_timesync_and_provisioning_units()
+    {
+        string repository = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../.."));
+        (string Source, string Script, string Installed)[] units =
+        [
+            ("image/systemd/edgerelay-timesync.path", "", ""),
+            ("image/systemd/edgerelay-timesync.service", "image/systemd/edgerelay-timesync", "/usr/lib/edgerelay/timesync"),
+            ("image/rootfs/etc/systemd/system/edgerelay-provision.service", "image/rootfs/usr/lib/edgerelay/provision", "/usr/lib/edgerelay/provision"),
+        ];
+        var copies = new List<string>();
+        foreach ((string source, string script, string installed) in units)
+        {
+            string text = File.ReadAllText(Path.Combine(repository, source));
+            if (script.Length > 0)
+            {
+                Assert.Contains($"ExecStart={installed}", text);
+                text = text.Replace($"ExecStart={installed}", $"ExecStart={Path.Combine(repository, script)}", StringComparison.Ordinal);
+            }
+            string copy = Path.Combine(_directory, Path.GetFileName(source));
+            File.WriteAllText(copy, text);
+            copies.Add(copy);
+        }
+        (int exit, string output) = ExternalProcess.Run(Timeout, "systemd-analyze", ["verify", .. copies]);
+        Assert.True(exit == 0, output);
+        Assert.DoesNotContain(".service:", output);
+        Assert.DoesNotContain(".path:", output);
+    }
+
     [GeneratedRegex(@"Overall exposure level for \S+: (\d+\.\d+)")]
     private static partial Regex OverallExposure();
 
