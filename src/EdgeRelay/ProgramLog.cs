@@ -50,7 +50,7 @@ internal static partial class ProgramLog
     public static partial void Identify(ILogger logger);
 
     [LoggerMessage(EventId = 18, Level = LogLevel.Information,
-        Message = "NTP servers for systemd-timesyncd: {Servers} (written to {Path}, which a root-side path unit hands to timesyncd)")]
+        Message = "NTP servers for systemd-timesyncd: {Servers} (written to {Path}, which edgerelay-timesync.path hands to timesyncd)")]
     public static partial void NtpServersHandedOver(ILogger logger, string servers, string path);
 
     [LoggerMessage(EventId = 19, Level = LogLevel.Warning, Message = "time.ntpServers cannot be handed to systemd-timesyncd: {Path}: {Error}")]

@@ -6,8 +6,8 @@ namespace EdgeRelay.Appliance.Clock;
 /// <summary>
 /// The NTP servers of <c>time.ntpServers</c>, handed to systemd-timesyncd. The relay runs unprivileged and
 /// cannot write /etc or /run/systemd, so it writes <c>stateDirectory/timesyncd.conf</c>, and a root-side
-/// systemd path unit of the image and the .deb copies it to /run/systemd/timesyncd.conf.d/ and restarts
-/// systemd-timesyncd. The contract with that unit: the file holds exactly <c>"[Time]\nNTP=SERVERS\n"</c>
+/// systemd path unit of the image and the .deb (image/systemd/edgerelay-timesync.path) checks and copies it to
+/// /run/systemd/timesyncd.conf.d/ and restarts systemd-timesyncd. The contract with that unit: the file holds exactly <c>"[Time]\nNTP=SERVERS\n"</c>
 /// (timesyncd.conf(5); the servers separated by spaces, each checked to be a name or an address), mode
 /// 0644, replaced atomically; without servers there is no file.
 /// </summary>
