@@ -23,6 +23,10 @@ internal static partial class TurnLog
     [LoggerMessage(EventId = 110, Level = LogLevel.Debug, Message = "Authentication failed for {Client} ({Reason}), user '{Username}'")]
     public static partial void AuthenticationFailed(ILogger logger, string client, AuthFailure reason, string username);
 
+    [LoggerMessage(EventId = 112, Level = LogLevel.Warning,
+        Message = "TURN REST credential refused ({Reason}) while the clock is not trusted: it expires at {Expiry:u}, the relay's best time is {Now:u} ({Source}). If the credential is right, the clock is wrong: see D11 on the status page")]
+    public static partial void RestRefusedByClock(ILogger logger, AuthFailure reason, DateTimeOffset expiry, DateTimeOffset now, string source);
+
     [LoggerMessage(EventId = 111, Level = LogLevel.Information, Message = "Peer {Peer} refused for user '{Username}' ({Decision})")]
     public static partial void PeerRefused(ILogger logger, string peer, string username, PeerDecision decision);
 

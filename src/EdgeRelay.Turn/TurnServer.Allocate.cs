@@ -150,7 +150,7 @@ public sealed partial class TurnServer
         }
 
         long lifetime = ComputeLifetime(request);
-        var allocation = new Allocation(fiveTuple, clientContext, auth.Username, relay!, additional, now + lifetime, _clock.UtcNow);
+        var allocation = new Allocation(fiveTuple, clientContext, auth.Username, relay!, additional, now + lifetime, _clock.UtcNow, now);
         allocation.RequestBudget = TokenBucket.Full(_options.RequestBurstPerAllocation, now);
         foreach (RelayedTransport opened in allocation.Relays)
         {

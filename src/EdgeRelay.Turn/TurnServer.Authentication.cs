@@ -100,12 +100,19 @@ public sealed partial class TurnServer
         // Step 5: the integrity check. MESSAGE-INTEGRITY-SHA256 wins when both are present.
         bool sha256 = request.HasMessageIntegritySha256;
         int integrityOffset = sha256 ? request.MessageIntegritySha256Offset : request.MessageIntegrityOffset;
-        AuthFailure failure = _credentials.Verify(request.Message, integrityOffset, sha256, username, algorithm, _clock.UtcNow, out byte[]? key);
+        // TURN REST expiry is wall time (draft-uberti-behave-turn-rest-00 §2.2): judged by the best time the
+        // appliance has, which is the cloud's when the box's own clock is not synchronised.
+        WallTime wall = WallClock.Now;
+        AuthFailure failure = _credentials.Verify(request.Message, integrityOffset, sha256, username, algorithm, wall.UtcNow, out byte[]? key);
         if (failure != AuthFailure.None)
         {
             if (failure == AuthFailure.BadIntegrity)
             {
                 CountFailedLogin(username, now);
+            }
+            else if (failure is AuthFailure.RestCredentialExpired or AuthFailure.RestCredentialTooFarAhead && !wall.Trusted)
+            {
+                LogRestRefusedByClock(failure, username, wall, now);
             }
             return Reject(fiveTuple, request, response, StunErrorCode.Unauthenticated, failure, username);
         }
@@ -122,6 +129,27 @@ public sealed partial class TurnServer
         // and knows only MESSAGE-INTEGRITY.
         auth = new AuthContext(username, key, respondWithSha256: negotiated || !request.HasMessageIntegrity, authenticated: true);
         return 0;
+    }
+
+    /// <summary>How often a REST refusal under a doubtful clock is logged: a fleet of clients retrying must not flood the journal.</summary>
+    private const long ClockRefusalLogIntervalMs = 60_000;
+
+    /// <summary>
+    /// A REST credential refused for its expiry while the clock is not trusted: most likely the clock, not the
+    /// credential, is wrong, and the log says so. Only the expiry (the user name's first field, which says
+    /// nothing secret) is logged, at most once a minute.
+    /// </summary>
+    private void LogRestRefusedByClock(AuthFailure failure, string username, in WallTime wall, long nowMs)
+    {
+        if (_lastClockRefusalLogMs != long.MinValue && nowMs - _lastClockRefusalLogMs < ClockRefusalLogIntervalMs)
+        {
+            return;
+        }
+        _lastClockRefusalLogMs = nowMs;
+        if (TurnCredentials.TryParseRestExpiry(username, out long expiry))
+        {
+            TurnLog.RestRefusedByClock(_logger, failure, DateTimeOffset.FromUnixTimeSeconds(Math.Clamp(expiry, 0, 253402300799)), wall.UtcNow, wall.Source);
+        }
     }
 
     private static bool TryReadPasswordAlgorithm(ReadOnlySpan<byte> value, out PasswordAlgorithm algorithm)

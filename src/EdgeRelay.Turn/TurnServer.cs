@@ -43,6 +43,8 @@ public sealed partial class TurnServer
     /// <summary>RFC 5780 on UDP, or null; fixed for the server's life because the sockets behind it are.</summary>
     private NatBehaviorDiscoveryOptions? _natDiscovery;
     private readonly TurnClock _clock;
+    private IWallClock _wallClock;
+    private long _lastClockRefusalLogMs = long.MinValue;
     private readonly IRelayBinder _binder;
     private readonly ILogger _logger;
     private readonly Random? _random;
@@ -60,6 +62,7 @@ public sealed partial class TurnServer
         _options = options;
         _natDiscovery = options.NatBehaviorDiscovery;
         _clock = new TurnClock(time);
+        _wallClock = new SystemWallClock(time);
         _binder = binder;
         _logger = logger ?? NullLogger.Instance;
         _random = random;
@@ -71,6 +74,17 @@ public sealed partial class TurnServer
     }
 
     public TurnServerOptions Options => _options;
+
+    /// <summary>
+    /// The wall time TURN REST credentials are judged by (the only use of wall time in the core); the
+    /// system's by default. The appliance puts its clock check here, so that an unsynchronised clock is
+    /// corrected by what the cloud said, and a refusal while the clock is in doubt is logged as such.
+    /// </summary>
+    public IWallClock WallClock
+    {
+        get => Volatile.Read(ref _wallClock);
+        set => Volatile.Write(ref _wallClock, value ?? throw new ArgumentNullException(nameof(value)));
+    }
 
     /// <summary>
     /// Ends NAT behaviour discovery (RFC 5780) for good: the socket layer closed its alternate endpoints,
@@ -289,7 +303,7 @@ public sealed partial class TurnServer
                 DescribeRelays(allocation),
                 string.Join(", ", allocation.Permissions.Select(p => p.PeerAddress.ToIPAddress().ToString())),
                 allocation.ChannelCount, allocation.PacketsToPeers, allocation.BytesToPeers, allocation.PacketsFromPeers,
-                allocation.BytesFromPeers, (long)(_clock.UtcNow - allocation.CreatedAt).TotalSeconds);
+                allocation.BytesFromPeers, (_clock.NowMs - allocation.CreatedAtMs) / 1000);
         }
     }
 

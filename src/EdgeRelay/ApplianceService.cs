@@ -1,4 +1,5 @@
 using System.Net;
+using EdgeRelay.Appliance.Clock;
 using EdgeRelay.Appliance.Cloud;
 using EdgeRelay.Appliance.Diagnostics;
 using EdgeRelay.Appliance.Leds;
@@ -30,8 +31,33 @@ internal sealed class ApplianceService(
     private StatusPage? _page;
     private ILedDriver? _ledDriver;
     private LedAnimator? _leds;
+    private readonly Lock _clockGate = new();
+    private ClockMonitor? _clock;
 
     public StatusModel Model => _model;
+
+    /// <summary>Whether the clock can be trusted, and the best time there is (the cloud puller feeds it the Date header).</summary>
+    public ClockMonitor Clock
+    {
+        get
+        {
+            lock (_clockGate)
+            {
+                return _clock ??= CreateClock(engine, _model, _configuration, loggerFactory);
+            }
+        }
+    }
+
+    private static ClockMonitor CreateClock(RelayEngine relay, StatusModel model, RelayConfiguration configuration, ILoggerFactory loggers)
+    {
+        var clock = new ClockMonitor(new KernelClockSource(), model, TimeProvider.System, loggers.CreateLogger("EdgeRelay.Clock"))
+        {
+            RequireSynchronisation = configuration.Time.RequireSynchronisation,
+        };
+        // TURN REST expiry is judged by the best time there is; the core never learns where it comes from.
+        relay.Server.WallClock = clock;
+        return clock;
+    }
 
     /// <summary>
     /// Drains (or stops draining): new allocations go to the alternate servers with 300 Try Alternate, or are
@@ -96,6 +122,8 @@ internal sealed class ApplianceService(
                 StartLeds();
             }
             UpdateNeedsConfiguration();
+            Clock.RequireSynchronisation = configuration.Time.RequireSynchronisation;
+            WriteTimesyncdConfiguration();
             if (configuration.Status?.Endpoint is { } endpoint && _page is not null && endpoint.Equals(previous.Status?.Endpoint))
             {
                 _page.Update(PageOptions(configuration.Status));
@@ -129,7 +157,9 @@ internal sealed class ApplianceService(
             _leds?.Show(status.Led);
         };
         UpdateNeedsConfiguration();
-        _observer = new RelayObserver(engine, _model, TimeProvider.System, () => AwaitingConfiguration);
+        WriteTimesyncdConfiguration();
+        Clock.Start();
+        _observer = new RelayObserver(engine, _model, TimeProvider.System, () => AwaitingConfiguration, Clock);
         _observer.TrafficSeen += () => _leds?.ReportTraffic();
         _observer.Sample();
         _observer.Start();
@@ -151,6 +181,24 @@ internal sealed class ApplianceService(
         _model.Set(StatusReasons.NeedsConfiguration, !hasCredential);
     }
 
+    /// <summary>time.ntpServers for systemd-timesyncd, through the root-side path unit (TimesyncdConfiguration says how).</summary>
+    private void WriteTimesyncdConfiguration()
+    {
+        RelayConfiguration configuration = _configuration;
+        try
+        {
+            if (TimesyncdConfiguration.Apply(configuration.StateDirectory, configuration.Time.NtpServers))
+            {
+                ProgramLog.NtpServersHandedOver(_logger, configuration.Time.NtpServers.Count == 0 ? "the distribution's" : string.Join(" ", configuration.Time.NtpServers),
+                    Path.Combine(configuration.StateDirectory, TimesyncdConfiguration.FileName));
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            ProgramLog.NtpServersFailed(_logger, Path.Combine(configuration.StateDirectory, TimesyncdConfiguration.FileName), e.Message);
+        }
+    }
+
     private StatusPageOptions PageOptions(StatusSection status) => new()
     {
         Endpoint = status.Endpoint,
@@ -164,6 +212,7 @@ internal sealed class ApplianceService(
         LedOutputs = () => _ledDriver?.Roles ?? [],
         SetDraining = draining => SetDraining(draining, "the status page"),
         IceServerUrls = _info.IceServerUrls,
+        Clock = () => Clock.Status,
     };
 
     private async Task StartPageAsync()
@@ -245,6 +294,7 @@ internal sealed class ApplianceService(
         try
         {
             _observer?.Dispose();
+            _clock?.Dispose();
             StopLeds();
             await StopPageAsync().ConfigureAwait(false);
         }

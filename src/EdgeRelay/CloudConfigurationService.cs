@@ -33,7 +33,7 @@ internal sealed class CloudConfigurationService(
         }
         var store = new LastKnownGoodStore(start.Bootstrap.StateDirectory);
         _puller = new CloudPuller<RelayConfiguration>(cloud with { PollInterval = running.Current.Cloud?.PollInterval ?? cloud.PollInterval },
-            this, store, start.Initial, appliance.Model, TimeProvider.System, _logger);
+            this, store, start.Initial, appliance.Model, TimeProvider.System, _logger, clock: appliance.Clock);
         appliance.AttachCloud(() => _puller.Status);
         // F2: a box that has nothing to relay with (a bootstrap file with no listener) and whose cloud
         // document is refused has no good configuration at all; with one, it is only degraded (D6).

@@ -48,4 +48,11 @@ internal static partial class ProgramLog
 
     [LoggerMessage(EventId = 13, Level = LogLevel.Information, Message = "Identify requested from the status page: LEDs chase for 15 s")]
     public static partial void Identify(ILogger logger);
+
+    [LoggerMessage(EventId = 18, Level = LogLevel.Information,
+        Message = "NTP servers for systemd-timesyncd: {Servers} (written to {Path}, which edgerelay-timesync.path hands to timesyncd)")]
+    public static partial void NtpServersHandedOver(ILogger logger, string servers, string path);
+
+    [LoggerMessage(EventId = 19, Level = LogLevel.Warning, Message = "time.ntpServers cannot be handed to systemd-timesyncd: {Path}: {Error}")]
+    public static partial void NtpServersFailed(ILogger logger, string path, string error);
 }

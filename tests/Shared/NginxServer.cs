@@ -73,7 +73,9 @@ internal sealed partial class NginxServer : IAsyncDisposable
         Directory.CreateDirectory(DocumentDirectory);
         Directory.CreateDirectory(Path.Combine(prefix, "logs"));
         Directory.CreateDirectory(Path.Combine(prefix, "temp"));
-        _certificate = authority.IssueServerCertificate(Path.Combine(prefix, "tls"));
+        _certificate = options.ServerCertificateValidity is var (notBefore, notAfter)
+            ? authority.IssueServerCertificate(Path.Combine(prefix, "tls"), notBefore, notAfter)
+            : authority.IssueServerCertificate(Path.Combine(prefix, "tls"));
         _upstream = MisbehavingUpstream.Start(DocumentDirectory);
         _control = new HttpClient(new SocketsHttpHandler { UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(2) })
         {

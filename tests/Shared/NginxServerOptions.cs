@@ -12,4 +12,10 @@ internal sealed class NginxServerOptions
     public string? DeviceToken { get; init; }
 
     public NginxMode Mode { get; init; } = NginxMode.Serve;
+
+    /// <summary>
+    /// When set, the server's certificate is valid from NotBefore to NotAfter instead of an hour ago to 30 days
+    /// ahead: a certificate not yet valid (or expired) by the real clock, as a box with a wrong clock sees a good one.
+    /// </summary>
+    public (DateTimeOffset NotBefore, DateTimeOffset NotAfter)? ServerCertificateValidity { get; init; }
 }

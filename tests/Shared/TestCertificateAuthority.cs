@@ -57,7 +57,12 @@ internal sealed class TestCertificateAuthority : IDisposable
     /// chain (leaf, then this CA) and a PKCS#8 key, the two files nginx's ssl_certificate and
     /// ssl_certificate_key want.
     /// </summary>
-    public ServerCertificateFiles IssueServerCertificate(string directory, string dnsName = "localhost", params IPAddress[] ipAddresses)
+    public ServerCertificateFiles IssueServerCertificate(string directory, string dnsName = "localhost", params IPAddress[] ipAddresses) =>
+        IssueServerCertificate(directory, DateTimeOffset.UtcNow.AddHours(-1), DateTimeOffset.UtcNow.AddDays(30), dnsName, ipAddresses);
+
+    /// <summary>The same, valid from <paramref name="notBefore"/> to <paramref name="notAfter"/> (a certificate a clock that is wrong would refuse).</summary>
+    public ServerCertificateFiles IssueServerCertificate(string directory, DateTimeOffset notBefore, DateTimeOffset notAfter, string dnsName = "localhost",
+        params IPAddress[] ipAddresses)
     {
         if (ipAddresses.Length == 0)
         {
@@ -83,10 +88,9 @@ internal sealed class TestCertificateAuthority : IDisposable
             request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(issuerPublic, true, false));
         }
 
-        DateTimeOffset now = DateTimeOffset.UtcNow;
         byte[] serial = RandomNumberGenerator.GetBytes(16);
         serial[0] &= 0x7F; // a positive serial number (RFC 5280 §4.1.2.2)
-        using X509Certificate2 leaf = request.Create(Certificate.SubjectName, X509SignatureGenerator.CreateForECDsa(_key), now.AddHours(-1), now.AddDays(30), serial);
+        using X509Certificate2 leaf = request.Create(Certificate.SubjectName, X509SignatureGenerator.CreateForECDsa(_key), notBefore, notAfter, serial);
 
         Directory.CreateDirectory(directory);
         string chainPath = Path.Combine(directory, "server.chain.pem");

@@ -23,6 +23,11 @@ public static partial class AtomicFile
             }
             using (var stream = new FileStream(temporary, options))
             {
+                if (!OperatingSystem.IsWindows())
+                {
+                    // Exactly this mode: the one given at creation is narrowed by the umask (the unit's UMask=0077).
+                    File.SetUnixFileMode(stream.SafeFileHandle, mode);
+                }
                 stream.Write(content);
                 // fsync(2): the data must be on disk before the rename makes it the file.
                 stream.Flush(flushToDisk: true);

@@ -34,6 +34,10 @@ internal static partial class CloudLog
     [LoggerMessage(EventId = 9, Level = LogLevel.Error, Message = "a configuration poll failed unexpectedly; polling goes on")]
     public static partial void PollFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(EventId = 17, Level = LogLevel.Warning,
+        Message = "configuration endpoint {Url} refused by TLS, still running version {Version}: {Problem}")]
+    public static partial void ClockWrong(ILogger logger, string url, long version, string problem);
+
     [LoggerMessage(EventId = 8, Level = LogLevel.Warning, Message = "report to {Url} failed: {Problem}")]
     public static partial void ReportFailed(ILogger logger, string url, string problem);
 }

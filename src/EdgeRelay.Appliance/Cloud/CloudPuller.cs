@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
+using EdgeRelay.Appliance.Clock;
 using EdgeRelay.Appliance.Status;
 using Microsoft.Extensions.Logging;
 
@@ -33,8 +34,12 @@ public sealed class CloudPuller<T> : IAsyncDisposable
     private readonly SemaphoreSlim _polling = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _gate = new();
-    private readonly DateTimeOffset _startedAt;
+    private readonly ClockMonitor? _clock;
+    private readonly CertificateTimeFailures _certificateTimes = new();
     private Task? _loop;
+
+    /// <summary>When the cloud last answered well (or the puller started), on the monotonic clock: a step of the wall clock must not make the configuration stale (D1), or keep it fresh.</summary>
+    private long _lastGoodTimestamp;
 
     private AppliedConfiguration _applied;
     private TimeSpan _pollInterval;
@@ -44,8 +49,9 @@ public sealed class CloudPuller<T> : IAsyncDisposable
     private CloudStatus _status;
 
     public CloudPuller(CloudOptions options, ICloudConfigurationSink<T> sink, LastKnownGoodStore store, AppliedConfiguration initial,
-        StatusModel model, TimeProvider time, ILogger logger, HttpMessageHandler? handler = null)
+        StatusModel model, TimeProvider time, ILogger logger, HttpMessageHandler? handler = null, ClockMonitor? clock = null)
     {
+        _clock = clock;
         _options = options;
         _sink = sink;
         _store = store;
@@ -54,8 +60,8 @@ public sealed class CloudPuller<T> : IAsyncDisposable
         _logger = logger;
         _applied = initial;
         _pollInterval = options.PollInterval;
-        _startedAt = time.GetUtcNow();
-        _http = new HttpClient(handler ?? CloudHttp.CreateHandler(options), disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
+        _lastGoodTimestamp = time.GetTimestamp();
+        _http = new HttpClient(handler ?? CloudHttp.CreateHandler(options, _certificateTimes), disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
         _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("edgerelay", typeof(CloudPuller<T>).Assembly.GetName().Version?.ToString(3) ?? "0"));
         _status = new CloudStatus(initial.Source, initial.Version, options.Url.ToString(), PollOutcome.None, null, null, null, null, initial.SignedBy);
     }
@@ -131,7 +137,8 @@ public sealed class CloudPuller<T> : IAsyncDisposable
             interval = _pollInterval;
             failures = _failures;
         }
-        if (outcome != PollOutcome.Unreachable)
+        // A clock that is wrong may be put right by NTP any moment: retry as soon as for a cloud out of reach.
+        if (outcome is not (PollOutcome.Unreachable or PollOutcome.ClockWrong))
         {
             return interval * (0.9 + 0.2 * Random.Shared.NextDouble());
         }
@@ -180,7 +187,13 @@ public sealed class CloudPuller<T> : IAsyncDisposable
                     request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
                 }
                 AddIfNoneMatch(request);
+                _certificateTimes.Take();
                 response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+                if (response.Headers.Date is { } date)
+                {
+                    // The cloud's clock, through an authenticated channel: the cross-check of the box's own (RFC 9110 §6.6.1).
+                    _clock?.ReportCloudDate(date);
+                }
                 if ((int)response.StatusCode is not (301 or 302 or 303 or 307 or 308))
                 {
                     break;
@@ -238,6 +251,11 @@ public sealed class CloudPuller<T> : IAsyncDisposable
         }
         catch (Exception e) when (e is HttpRequestException or IOException)
         {
+            if (_certificateTimes.Take() is { } certificate
+                && _clock?.ExplainCertificateTimeFailure(certificate.Host, certificate.NotBefore, certificate.NotAfter) is string clockWrong)
+            {
+                return new PollResult(PollOutcome.ClockWrong, clockWrong);
+            }
             return new PollResult(PollOutcome.Unreachable, CloudHttp.Describe(e));
         }
         finally
@@ -377,9 +395,13 @@ public sealed class CloudPuller<T> : IAsyncDisposable
         lock (_gate)
         {
             previous = _status;
-            _failures = result.Outcome == PollOutcome.Unreachable ? _failures + 1 : 0;
+            _failures = result.Outcome is PollOutcome.Unreachable or PollOutcome.ClockWrong ? _failures + 1 : 0;
             failures = _failures;
             bool contact = result.Outcome is PollOutcome.Applied or PollOutcome.Unchanged;
+            if (contact)
+            {
+                _lastGoodTimestamp = _time.GetTimestamp();
+            }
             _status = _status with
             {
                 LastOutcome = result.Outcome,
@@ -404,6 +426,12 @@ public sealed class CloudPuller<T> : IAsyncDisposable
                     CloudLog.Unreachable(_logger, _options.Url.ToString(), current.Version, (int)BackoffCeiling(interval, failures).TotalSeconds, result.Problem!);
                 }
                 break;
+            case PollOutcome.ClockWrong:
+                if (!repeated)
+                {
+                    CloudLog.ClockWrong(_logger, _options.Url.ToString(), current.Version, result.Problem!);
+                }
+                break;
             case PollOutcome.Rejected:
                 if (!repeated)
                 {
@@ -411,7 +439,7 @@ public sealed class CloudPuller<T> : IAsyncDisposable
                 }
                 break;
             default:
-                if (previous.LastOutcome == PollOutcome.Unreachable)
+                if (previous.LastOutcome is PollOutcome.Unreachable or PollOutcome.ClockWrong)
                 {
                     CloudLog.Reachable(_logger, _options.Url.ToString());
                 }
@@ -424,8 +452,12 @@ public sealed class CloudPuller<T> : IAsyncDisposable
 
         _model.Set(StatusReasons.CloudUnreachable, result.Outcome == PollOutcome.Unreachable);
         _model.Set(StatusReasons.ConfigurationRejected, result.Outcome == PollOutcome.Rejected);
-        DateTimeOffset lastGood = current.LastContact ?? _startedAt;
-        _model.Set(StatusReasons.ConfigurationStale, now - lastGood > 3 * interval);
+        long lastGood;
+        lock (_gate)
+        {
+            lastGood = _lastGoodTimestamp;
+        }
+        _model.Set(StatusReasons.ConfigurationStale, _time.GetElapsedTime(lastGood) > 3 * interval);
         if (result.Outcome == PollOutcome.Applied)
         {
             Applied?.Invoke(current);

@@ -15,6 +15,12 @@ public enum PollOutcome
     /// <summary>The cloud could not be reached, or did not answer with a document (network, TLS, HTTP status, timeout, cut-off body, redirect to http).</summary>
     Unreachable,
 
+    /// <summary>
+    /// The cloud's TLS certificate was refused as outside its validity period while this box's clock is in doubt
+    /// (not synchronised, or far from the cloud's Date): the clock is wrong, not the cloud (D11, not D2).
+    /// </summary>
+    ClockWrong,
+
     /// <summary>A document came but was refused (size, signature, key, version, validation) or could not be applied.</summary>
     Rejected,
 }

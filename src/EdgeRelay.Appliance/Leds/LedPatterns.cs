@@ -43,6 +43,9 @@ public static class LedPatterns
                     : new LedPattern([new LedStep(amber, Ms(500)), new LedStep(LedLights.None, Ms(500))]);
             case LedMode.Degraded:
                 return LedPattern.Hold(amber);
+            case LedMode.DegradedClock:
+                // Amber and green by turns, a second each: nothing else shows green and amber in one pattern.
+                return new LedPattern([new LedStep(amber, Ms(1000)), new LedStep(LedLights.Green, Ms(1000))]);
             case LedMode.Fault:
             {
                 var steps = new List<LedStep>();
@@ -86,6 +89,14 @@ public static class LedPatterns
             case LedMode.Degraded:
                 return new LedPattern(
                 [
+                    new LedStep(on, Ms(100)), new LedStep(LedLights.None, Ms(100)),
+                    new LedStep(on, Ms(100)), new LedStep(LedLights.None, Ms(1300)),
+                ]);
+            case LedMode.DegradedClock:
+                // Degraded's heartbeat with a third beat.
+                return new LedPattern(
+                [
+                    new LedStep(on, Ms(100)), new LedStep(LedLights.None, Ms(100)),
                     new LedStep(on, Ms(100)), new LedStep(LedLights.None, Ms(100)),
                     new LedStep(on, Ms(100)), new LedStep(LedLights.None, Ms(1300)),
                 ]);

@@ -21,6 +21,12 @@ public enum LedMode
     /// <summary>Amber steady: degraded (the reasons are on the page).</summary>
     Degraded,
 
+    /// <summary>
+    /// Amber and green taking turns: degraded, and the clock is not synchronised (D11) — the one reason a
+    /// technician can fix at the firewall (NTP) without a laptop, and the cause of others (cloud TLS, REST).
+    /// </summary>
+    DegradedClock,
+
     /// <summary>Red blink code: N blinks, a pause, repeated; N is <see cref="LedSignal.FaultCode"/>.</summary>
     Fault,
 

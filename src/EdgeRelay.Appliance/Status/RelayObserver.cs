@@ -1,3 +1,4 @@
+using EdgeRelay.Appliance.Clock;
 using EdgeRelay.Net;
 
 namespace EdgeRelay.Appliance.Status;
@@ -29,13 +30,19 @@ public sealed class RelayObserver : IDisposable
     private long _lastProgressTimestamp;
 
     private readonly Func<bool>? _awaitingConfiguration;
+    private readonly ClockMonitor? _clock;
 
     /// <param name="awaitingConfiguration">
     /// True while the box has no listener because its configuration has not come yet (a bootstrap file with
     /// only a cloud section): that is "starting", not fault F1.
     /// </param>
-    public RelayObserver(RelayEngine engine, StatusModel model, TimeProvider time, Func<bool>? awaitingConfiguration = null)
+    /// <param name="clock">
+    /// The clock check: certificates are judged by the best time there is, and not at all while the clock is
+    /// in doubt with nothing better than itself (a box that booted into 1970 says D11, not F3).
+    /// </param>
+    public RelayObserver(RelayEngine engine, StatusModel model, TimeProvider time, Func<bool>? awaitingConfiguration = null, ClockMonitor? clock = null)
     {
+        _clock = clock;
         _engine = engine;
         _model = model;
         _time = time;
@@ -81,7 +88,8 @@ public sealed class RelayObserver : IDisposable
         int max = _engine.Server.Options.MaxAllocations;
         _model.Set(StatusReasons.QuotaNearlyFull, max > 0 && _engine.Server.AllocationCount * 10L >= max * 9L);
 
-        DateTimeOffset now = _time.GetUtcNow();
+        DateTimeOffset now = _clock?.Now.UtcNow ?? _time.GetUtcNow();
+        bool judgeable = _clock?.Status is not { InDoubt: true, TimeSource: "local" };
         bool unusable = false, expiring = false;
         foreach (var certificate in _engine.Certificates)
         {
@@ -90,8 +98,8 @@ public sealed class RelayObserver : IDisposable
             unusable |= now < notBefore || now >= notAfter;
             expiring |= now < notAfter && notAfter - now < CertificateWarning;
         }
-        _model.Set(StatusReasons.TlsCertificateUnusable, unusable);
-        _model.Set(StatusReasons.CertificateExpiring, expiring && !unusable);
+        _model.Set(StatusReasons.TlsCertificateUnusable, unusable && judgeable);
+        _model.Set(StatusReasons.CertificateExpiring, expiring && !unusable && judgeable);
 
         long[] progress = _engine.ProgressSnapshot();
         if (_lastProgress is null || RelayEngine.FirstStalled(_lastProgress, progress) < 0)

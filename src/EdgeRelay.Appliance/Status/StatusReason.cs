@@ -60,10 +60,14 @@ public static class StatusReasons
     public static readonly StatusReason Draining = new("D10-draining", Severity.Degraded, 0,
         "draining: new allocations are sent to the alternate relays (300 Try Alternate) or refused; calls in progress go on");
 
+    // The clock (a Pi has no battery-backed clock): time-stamped things are judged against a time in doubt.
+    public static readonly StatusReason ClockUnsynchronised = new("D11-clock-unsynchronised", Severity.Degraded, 0,
+        "the clock is not synchronised, or disagrees with the cloud's: TURN REST credentials and TLS certificates may be judged wrongly (the Clock line says why)");
+
     public static IReadOnlyList<StatusReason> All { get; } =
     [
         NoListener, InvalidConfiguration, TlsCertificateUnusable, RelayLoopStalled,
         ConfigurationStale, CloudUnreachable, CertificateExpiring, QuotaNearlyFull, NeedsConfiguration, ConfigurationRejected,
-        ExternalAddressMismatch, NatUnsuitable, PublicAddressUnverified, Draining,
+        ExternalAddressMismatch, NatUnsuitable, PublicAddressUnverified, Draining, ClockUnsynchronised,
     ];
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using EdgeRelay.Appliance.Clock;
 using EdgeRelay.Appliance.Status;
 using EdgeRelay.Net;
 using EdgeRelay.Turn;
@@ -17,7 +18,8 @@ public static class PrometheusMetrics
 {
     public const string ContentType = "text/plain; version=0.0.4; charset=utf-8";
 
-    public static string Write(RelayEngine engine, ApplianceStatus status, long uptimeSeconds, string version, ConfigurationDocument? configuration = null)
+    public static string Write(RelayEngine engine, ApplianceStatus status, long uptimeSeconds, string version, ConfigurationDocument? configuration = null,
+        ClockStatus? clock = null)
     {
         var text = new StringBuilder(4096);
         TurnCounters c = engine.Server.Counters;
@@ -29,6 +31,24 @@ public static class PrometheusMetrics
         {
             Metric(text, "edgerelay_cloud_last_contact_timestamp_seconds", "gauge",
                 "When the configuration endpoint last answered with a good document or a 304 (Unix seconds).", ("", contact.ToUnixTimeSeconds()));
+        }
+
+        if (clock is not null)
+        {
+            Metric(text, "edgerelay_clock_synchronised", "gauge",
+                "1 while the kernel says an NTP client disciplines the clock (adjtimex STA_UNSYNC clear), 0 otherwise.",
+                ("", clock.State == ClockSynchronisation.Synchronised ? 1L : 0L));
+            Metric(text, "edgerelay_clock_trusted", "gauge",
+                "1 while the clock can be trusted (synchronised, and within 5 minutes of the cloud's Date header when there is one).", ("", clock.Trusted ? 1L : 0L));
+            if (clock.MaxErrorSeconds is double maxError)
+            {
+                Metric(text, "edgerelay_clock_max_error_seconds", "gauge", "The kernel's maximum error estimate of the clock (adjtimex maxerror).", ("", maxError));
+            }
+            if (clock.CloudDateOffsetSeconds is double offset)
+            {
+                Metric(text, "edgerelay_clock_cloud_offset_seconds", "gauge",
+                    "The cloud endpoint's Date header minus the local clock (positive: the local clock is behind).", ("", offset));
+            }
         }
 
         Metric(text, "edgerelay_info", "gauge", "Build and engine of this relay.",
@@ -80,6 +100,13 @@ public static class PrometheusMetrics
         Metric(text, "edgerelay_slow_client_dropped_bytes_total", "counter", "Bytes dropped for TCP and TLS clients that read too slowly.",
             ("", engine.BytesDroppedToSlowClients));
         return text.ToString();
+    }
+
+    private static void Metric(StringBuilder text, string name, string type, string help, (string Labels, double Value) sample)
+    {
+        text.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n');
+        text.Append("# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
+        text.Append(name).Append(' ').Append(sample.Value.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
     }
 
     private static void Metric(StringBuilder text, string name, string type, string help, params (string Labels, long Value)[] samples)

@@ -33,7 +33,19 @@ public sealed record StatusDocument
 
     /// <summary>The self-check of the network in front of the box; null when <c>selfCheck</c> is not configured.</summary>
     public SelfCheckDocument? SelfCheck { get; init; }
+
+    /// <summary>Whether the clock can be trusted (a Pi has no battery-backed clock); null when the box does not check it.</summary>
+    public ClockDocument? Clock { get; init; }
 }
+
+/// <summary>
+/// The clock: the kernel's <paramref name="State"/> ("synchronised", "unsynchronised", "unknown"), whether it is
+/// <paramref name="Trusted"/>, the kernel's maximum error, the cloud's Date header minus the local clock (positive:
+/// the local clock is behind), where the state comes from ("adjtimex", "systemd-timesyncd"), what TURN REST
+/// credentials are judged by ("local" or "cloud-date"), and a sentence to act on.
+/// </summary>
+public sealed record ClockDocument(string State, bool Trusted, double? MaxErrorSeconds, double? CloudDateOffsetSeconds, string Source,
+    string TimeSource, string Detail, DateTimeOffset? CheckedAt);
 
 /// <summary>
 /// The last self-check (null <see cref="CheckedAt"/> before the first one ends): its verdict, what to change,

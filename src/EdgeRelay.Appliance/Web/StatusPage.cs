@@ -1,3 +1,4 @@
+using EdgeRelay.Appliance.Clock;
 using EdgeRelay.Appliance.Cloud;
 using EdgeRelay.Appliance.Diagnostics;
 using EdgeRelay.Appliance.Leds;
@@ -49,6 +50,9 @@ public sealed record StatusPageOptions
 
     /// <summary>Starts (true) or ends (false) draining, from <c>POST /api/drain</c> and <c>/api/resume</c>; null: those answer 409.</summary>
     public Action<bool>? SetDraining { get; init; }
+
+    /// <summary>What the box knows about its clock, read on every request; null: not checked (the page says so).</summary>
+    public Func<ClockStatus>? Clock { get; init; }
 
     /// <summary>Names besides IP literals and localhost that the page answers to in the Host header.</summary>
     public IReadOnlyList<string> HostNames { get; init; } = [];
@@ -136,7 +140,7 @@ public sealed class StatusPage : IAsyncDisposable
         app.MapGet("/api/status", () => Results.Json(Document(), StatusJsonContext.Default.StatusDocument));
         app.MapGet("/metrics", () => Results.Text(
             PrometheusMetrics.Write(_engine, _model.Current, (long)(_time.GetUtcNow() - _startedAt).TotalSeconds, Volatile.Read(ref _options).Version,
-                DescribeConfiguration(Volatile.Read(ref _options))),
+                DescribeConfiguration(Volatile.Read(ref _options)), Volatile.Read(ref _options).Clock?.Invoke()),
             PrometheusMetrics.ContentType));
         app.MapPost("/api/identify", (HttpContext context) =>
         {
@@ -333,8 +337,13 @@ public sealed class StatusPage : IAsyncDisposable
             Draining = _engine.Server.Draining,
             AlternateServers = _engine.Server.Options.AlternateServers.Select(a => a.ToString()).ToList(),
             SelfCheck = options.SelfCheck?.Invoke() is { } selfCheck ? DescribeSelfCheck(selfCheck.Last, AdvertisedAddress()) : null,
+            Clock = options.Clock?.Invoke() is { } clock ? DescribeClock(clock) : null,
         };
     }
+
+    private static ClockDocument DescribeClock(ClockStatus clock) => new(
+        clock.State.ToString().ToLowerInvariant(), clock.Trusted, clock.MaxErrorSeconds, clock.CloudDateOffsetSeconds, clock.Source, clock.TimeSource,
+        clock.Detail, clock.CheckedAt);
 
     private static SelfCheckDocument DescribeSelfCheck(SelfCheckResult? last, string? advertised)
     {

@@ -44,6 +44,7 @@ internal static class StatusPageHtml
   .led.green.on { background: #38d46a; box-shadow: 0 0 10px #38d46a; }
   .led.amber.on { background: #f6ad35; box-shadow: 0 0 10px #f6ad35; }
   .led.red.on { background: #f24848; box-shadow: 0 0 10px #f24848; }
+  .alternate { animation: blink 2s steps(1) infinite; } .alternate.late { animation-delay: -1s; }
   .blink { animation: blink 1s steps(1) infinite; } .flicker { animation: flicker .7s steps(1) infinite; }
   @keyframes blink { 50% { background: #333; box-shadow: none; } }
   @keyframes flicker { 90% { background: #333; box-shadow: none; } }
@@ -80,6 +81,7 @@ internal static class StatusPageHtml
     <tr><td>Configuration</td><td id="configuration"></td></tr>
     <tr><td>Cloud</td><td id="cloud"></td></tr>
     <tr><td>Certificates</td><td id="certificates"></td></tr>
+    <tr><td>Clock</td><td id="clock"></td></tr>
   </table></section>
   <section id="selfcheck-section"><h2>Network self-check</h2><table>
     <tr><td>Verdict</td><td id="selfcheck"></td></tr>
@@ -124,10 +126,11 @@ function leds(led) {
     case 'Relaying': on(g, 'flicker'); break;
     case 'Starting': on(a, 'blink'); break;
     case 'Degraded': on(a); break;
+    case 'DegradedClock': on(a, 'alternate'); on(g, 'alternate'); g.classList.add('late'); break;
     case 'Fault': on(r, 'blink'); break;
     case 'Identify': on(g, 'blink'); on(a, 'blink'); on(r, 'blink'); break;
   }
-  text('ledtext', led.mode === 'Fault' ? `red: ${led.faultCode} blinks` : led.mode.toLowerCase());
+  text('ledtext', led.mode === 'Fault' ? `red: ${led.faultCode} blinks` : led.mode === 'DegradedClock' ? 'degraded: clock' : led.mode.toLowerCase());
 }
 async function refresh() {
   try {
@@ -149,6 +152,10 @@ async function refresh() {
     const c = s.configuration.cloud;
     text('cloud', !c ? 'not used' : `${c.url}: last poll ${c.lastOutcome.toLowerCase()}` + (c.lastProblem ? ` (${c.lastProblem})` : '')
       + (c.lastContact ? `, last contact ${new Date(c.lastContact).toLocaleString()}` : ', no contact yet'));
+    const k = s.clock;
+    text('clock', !k ? 'not checked' : `${k.trusted ? 'trusted' : 'NOT TRUSTED'}: ${k.detail}`
+      + (k.cloudDateOffsetSeconds == null ? '' : ` (cloud Date offset ${k.cloudDateOffsetSeconds} s)`)
+      + (k.maxErrorSeconds == null ? '' : ` (max. error ${k.maxErrorSeconds} s)`) + `; source ${k.source}`);
     text('certificates', s.certificates.length ? s.certificates.map(c => `${c.subject}: ${c.daysLeft} days left`).join('; ') : 'none (no TLS listener)');
     text('ice', JSON.stringify(s.iceServers.map(i => ({ urls: i.urls, username: '…', credential: '…' })), null, 2));
     list('errors', s.lastErrors.length ? s.lastErrors : ['none']);

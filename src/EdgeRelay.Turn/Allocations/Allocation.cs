@@ -16,7 +16,7 @@ public sealed class Allocation
     private readonly Dictionary<TransportAddress, ChannelBinding> _channelsByPeer = new(1);
 
     internal Allocation(FiveTuple fiveTuple, object? clientContext, string username, RelayedTransport relay,
-        RelayedTransport? additionalRelay, long expiresAtMs, DateTimeOffset createdAt)
+        RelayedTransport? additionalRelay, long expiresAtMs, DateTimeOffset createdAt, long createdAtMs)
     {
         FiveTuple = fiveTuple;
         ClientContext = clientContext;
@@ -25,6 +25,7 @@ public sealed class Allocation
         AdditionalRelay = additionalRelay;
         ExpiresAtMs = expiresAtMs;
         CreatedAt = createdAt;
+        CreatedAtMs = createdAtMs;
     }
 
     public FiveTuple FiveTuple { get; }
@@ -61,6 +62,9 @@ public sealed class Allocation
 
     public long ExpiresAtMs { get; internal set; }
     public DateTimeOffset CreatedAt { get; }
+
+    /// <summary>When it was created on the monotonic clock (<see cref="TurnClock.NowMs"/>): its duration survives a step of the wall clock.</summary>
+    public long CreatedAtMs { get; }
     public bool IsDeleted { get; internal set; }
 
     public long PacketsToPeers { get; internal set; }

@@ -121,7 +121,7 @@ public sealed class TurnCredentials
     }
 
     /// <summary>The expiry in Unix seconds that a TURN REST user name starts with, if it has that shape.</summary>
-    private static bool TryParseRestExpiry(string username, out long expiry)
+    internal static bool TryParseRestExpiry(string username, out long expiry)
     {
         int separator = username.IndexOf(':', StringComparison.Ordinal);
         ReadOnlySpan<char> timestamp = separator < 0 ? username : username.AsSpan(0, separator);

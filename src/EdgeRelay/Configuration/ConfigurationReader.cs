@@ -72,7 +72,7 @@ public static class ConfigurationReader
     private static RelayConfiguration Read(JsonElement root, ConfigurationOrigin origin, out CloudOverrides overrides)
     {
         var top = new JsonSection(root, "", "realm", "listeners", "relay", "auth", "peers", "status", "leds", "limits", "engine", "stateDirectory", "logLevel",
-            "version", "cloud", "natDiscovery", "selfCheck", "alternateServers");
+            "version", "cloud", "natDiscovery", "selfCheck", "alternateServers", "time");
         overrides = new CloudOverrides(null, null);
         CloudOptions? cloud = null;
         if (top.TryGet("cloud", out JsonElement cloudElement))
@@ -113,6 +113,7 @@ public static class ConfigurationReader
         NatDiscoverySection natDiscovery = top.TryGet("natDiscovery", out JsonElement natElement) ? ReadNatDiscovery(natElement, listeners) : new NatDiscoverySection();
         IReadOnlyList<IPEndPoint> alternateServers = ReadAlternateServers(top, listeners);
         SelfCheckSection selfCheck = top.TryGet("selfCheck", out JsonElement selfCheckElement) ? ReadSelfCheck(selfCheckElement) : new SelfCheckSection();
+        TimeSection time = top.TryGet("time", out JsonElement timeElement) ? ReadTime(timeElement) : new TimeSection();
         if (relay.ExternalAddressAuto && !selfCheck.Enabled)
         {
             throw new ConfigurationException(
@@ -148,6 +149,7 @@ public static class ConfigurationReader
             Engine = engine,
             NatDiscovery = natDiscovery,
             SelfCheck = selfCheck,
+            Time = time,
             AlternateServers = alternateServers,
             Leds = leds,
             StateDirectory = stateDirectory,
@@ -578,6 +580,59 @@ public static class ConfigurationReader
             IntervalSeconds = section.GetInt32("intervalSeconds", 30, 86400) ?? 900,
             TimeoutSeconds = section.GetInt32("timeoutSeconds", 1, 30) ?? 2,
         };
+    }
+
+    /// <summary>At most this many NTP servers: timesyncd tries them in turn, and a list this long is a mistake.</summary>
+    public const int MaxNtpServers = 16;
+
+    /// <summary>
+    /// time: NTP servers as systemd-timesyncd's NTP= takes them (timesyncd.conf(5): host names or IP addresses,
+    /// separated by spaces). Each must be a name or an address and nothing else: the list ends up in a file
+    /// that root hands to timesyncd, so a space, a newline or a port would change what that file says.
+    /// </summary>
+    private static TimeSection ReadTime(JsonElement element)
+    {
+        var section = new JsonSection(element, "time", "ntpServers", "requireSynchronisation");
+        IReadOnlyList<string> servers = section.GetStringArray("ntpServers");
+        if (servers.Count > MaxNtpServers)
+        {
+            throw new ConfigurationException($"time.ntpServers: {servers.Count} servers is too many: expected at most {MaxNtpServers}");
+        }
+        for (int i = 0; i < servers.Count; i++)
+        {
+            if (!IsNtpServer(servers[i]))
+            {
+                throw new ConfigurationException($"time.ntpServers[{i}]: \"{servers[i]}\" is not valid: expected a host name or an IP address, " +
+                    "without a port, e.g. \"ntp.example.com\" or \"192.168.1.1\"");
+            }
+        }
+        return new TimeSection
+        {
+            NtpServers = servers,
+            RequireSynchronisation = section.GetBoolean("requireSynchronisation") ?? true,
+        };
+    }
+
+    /// <summary>An IPv4 or IPv6 address, or a DNS host name (RFC 1123 §2.1: letters, digits, hyphens; labels of 1-63, 253 in all).</summary>
+    private static bool IsNtpServer(string text)
+    {
+        if (text.Length is 0 or > 253)
+        {
+            return false;
+        }
+        if (text.Contains(':'))
+        {
+            // A plain IPv6 address, as timesyncd.conf(5) takes it: IPAddress.TryParse would also take "[::1]".
+            return !text.Contains('[') && IsStrictAddress(text);
+        }
+        if (text.All(c => char.IsAsciiDigit(c) || c == '.'))
+        {
+            // All digits and dots is an IPv4 address or nothing: "10.1" is not a name.
+            return IsStrictAddress(text);
+        }
+        string name = text.EndsWith('.') ? text[..^1] : text;
+        return name.Split('.').All(label => label.Length is > 0 and <= 63 && label[0] != '-' && label[^1] != '-'
+            && label.All(c => char.IsAsciiLetterOrDigit(c) || c == '-'));
     }
 
     /// <summary>

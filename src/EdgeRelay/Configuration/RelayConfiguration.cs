@@ -31,6 +31,8 @@ public sealed record RelayConfiguration
 
     /// <summary>The box's check of the network in front of it; off unless STUN servers are named.</summary>
     public SelfCheckSection SelfCheck { get; init; } = new();
+    /// <summary>The clock: NTP servers for systemd-timesyncd, and whether an unsynchronised clock is a reason (D11).</summary>
+    public TimeSection Time { get; init; } = new();
     public string StateDirectory { get; init; } = "/var/lib/edgerelay";
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
 
@@ -181,4 +183,24 @@ public sealed record SelfCheckSection
         && IntervalSeconds == other.IntervalSeconds && TimeoutSeconds == other.TimeoutSeconds;
 
     public override int GetHashCode() => HashCode.Combine(StunServers.Count, IntervalSeconds, TimeoutSeconds);
+}
+
+/// <summary>
+/// The box's clock (README, "Time"). NTP servers for systemd-timesyncd (offices often block public NTP), which
+/// the relay hands to the root-side path unit as <c>stateDirectory/timesyncd.conf</c>; and whether a kernel
+/// clock that no NTP client disciplines is a degraded reason by itself.
+/// </summary>
+public sealed record TimeSection
+{
+    /// <summary>Host names or IP addresses; none: the distribution's servers, and no timesyncd.conf.</summary>
+    public IReadOnlyList<string> NtpServers { get; init; } = [];
+
+    /// <summary>False on a virtual machine whose hypervisor keeps the clock: only the cloud's Date header can then say it is wrong.</summary>
+    public bool RequireSynchronisation { get; init; } = true;
+
+    // A record's own equality compares the list by reference.
+    public bool Equals(TimeSection? other) => other is not null && NtpServers.SequenceEqual(other.NtpServers, StringComparer.Ordinal)
+        && RequireSynchronisation == other.RequireSynchronisation;
+
+    public override int GetHashCode() => HashCode.Combine(NtpServers.Count, RequireSynchronisation);
 }

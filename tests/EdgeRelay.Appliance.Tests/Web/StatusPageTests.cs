@@ -56,6 +56,8 @@ public sealed class StatusPageTests : IAsyncLifetime
             IceServerUrls = ["turn:192.0.2.1:3478?transport=udp"],
             LedOutputs = () => [LedRole.Green, LedRole.Red],
             HostNames = ["edgerelay.local"],
+            Clock = () => new EdgeRelay.Appliance.Clock.ClockStatus(EdgeRelay.Appliance.Clock.ClockSynchronisation.Unsynchronised, false, 0.5005,
+                -7201, "adjtimex", "cloud-date", "not synchronised", false, DateTimeOffset.UtcNow),
         }, _engine, _model, _observer, _errors, TimeProvider.System, () => Interlocked.Increment(ref _identified));
         await page.StartAsync(NullLoggerFactory.Instance);
         return page;
@@ -90,6 +92,11 @@ public sealed class StatusPageTests : IAsyncLifetime
         Assert.Equal("turn:192.0.2.1:3478?transport=udp", root.GetProperty("iceServers")[0].GetProperty("urls")[0].GetString());
         Assert.Contains("something to look at", root.GetProperty("lastErrors")[0].GetString());
         Assert.Equal(["udp", "tcp", "tls"], root.GetProperty("transports").EnumerateArray().Select(t => t.GetProperty("transport").GetString()));
+        JsonElement clock = root.GetProperty("clock");
+        Assert.Equal("unsynchronised", clock.GetProperty("state").GetString());
+        Assert.Equal(-7201, clock.GetProperty("cloudDateOffsetSeconds").GetDouble());
+        Assert.Equal(0.5005, clock.GetProperty("maxErrorSeconds").GetDouble());
+        Assert.Equal("adjtimex", clock.GetProperty("source").GetString());
         Assert.DoesNotContain("alice-password", body, StringComparison.Ordinal);
         Assert.DoesNotContain(Token, body, StringComparison.Ordinal);
     }
@@ -124,6 +131,9 @@ public sealed class StatusPageTests : IAsyncLifetime
         Assert.Contains("edgerelay_allocations{transport=\"udp\"} 0\n", metrics, StringComparison.Ordinal);
         Assert.Contains("edgerelay_stream_connections{transport=\"tls\"} 0\n", metrics, StringComparison.Ordinal);
         Assert.Contains("edgerelay_auth_failures_total{reason=\"unknown_user\"}", metrics, StringComparison.Ordinal);
+        Assert.Contains("edgerelay_clock_synchronised 0\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("edgerelay_clock_max_error_seconds 0.5005\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("edgerelay_clock_cloud_offset_seconds -7201\n", metrics, StringComparison.Ordinal);
         Assert.DoesNotContain("alice", metrics, StringComparison.Ordinal);
 
         string promtool = File.Exists("/usr/bin/promtool") ? "/usr/bin/promtool"

@@ -84,7 +84,8 @@ public sealed class CloudConfigurationTests : IAsyncLifetime, IDisposable
               "relay": { "address": "127.0.0.1", "portRange": "{{_relayPorts.First}}-{{_relayPorts.Last}}" },
               "auth": { "users": { "{{RunningRelay.User}}": "{{RunningRelay.Password}}"{{users}} } },
               "peers": { "allowLoopback": true },
-              "status": { "endpoint": "127.0.0.1:{{_statusPort}}" }
+              "status": { "endpoint": "127.0.0.1:{{_statusPort}}" },
+              "time": { "requireSynchronisation": false }
             }
             """;
         string signed = SignedDocument.Sign(Encoding.UTF8.GetBytes(json), _signingKey);

@@ -55,6 +55,7 @@ public sealed class SelfCheckBehindLinuxNatTests
                       "status": { "endpoint": "127.0.0.1:8080" },
                       "leds": { "driver": "sysfs", "sysfsRoot": "{{Leds}}" },
                       "selfCheck": { "stunServers": ["{{NatLab.ServerAddress}}:3478"], "timeoutSeconds": 1 },
+                      "time": { "requireSynchronisation": false },
                       "stateDirectory": "{{Path.Combine(_directory, "box-state")}}"
                     }
                     """);

@@ -1,6 +1,10 @@
 namespace EdgeRelay.Tests.Support;
 
-/// <summary>A configuration file for a relay process on loopback: one UDP listener, alice, loopback peers allowed.</summary>
+/// <summary>
+/// A configuration file for a relay process on loopback: one UDP listener, alice, loopback peers allowed. The
+/// kernel clock of a test machine (a container, a VM without NTP) is often not synchronised, which a box shows
+/// as D11: time.requireSynchronisation is off, so that the health tests see is the relay's.
+/// </summary>
 public static class RelayConfigFile
 {
     /// <param name="more">Further top-level members, e.g. <c>"status": { ... }</c>.</param>
@@ -19,7 +23,8 @@ public static class RelayConfigFile
               "listeners": [{{listeners}}],
               "relay": { "address": "{{address}}", "portRange": "{{first}}-{{last}}" },
               "auth": { "users": { "{{RunningRelay.User}}": "{{RunningRelay.Password}}"{{(moreUsers is null ? "" : ", " + moreUsers)}} } },
-              "peers": { "allowLoopback": true }{{(more is null ? "" : ",\n  " + more)}}
+              "peers": { "allowLoopback": true },
+              "time": { "requireSynchronisation": false }{{(more is null ? "" : ",\n  " + more)}}
             }
             """);
         return path;
