@@ -15,12 +15,17 @@
 # configuration, both LEDs driven). Then the guest is stopped and the FAT partition read again: the token must be
 # gone, and the state partition must hold the configuration. Second boot, without a bootstrap file: the box runs
 # the configuration it remembers. Third boot, with the state partition wiped: the box runs the packaged default.
+# The clock (the Pi has no real-time clock): every boot starts with the board's RTC at 2000-01-01, and NTP cannot
+# be reached. The box's time, from the Date header of its status page, must never be before the image was
+# built (systemd's /usr/lib/clock-epoch), and on the second boot not before the time timesyncd saved on the
+# state partition during the first.
 # Prints the boot time to READY (the status page answering), the image size and each check; exit 0 if all pass.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 log() { echo "test-image.sh: $*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
+trap 'log "FAILED: line $LINENO: $BASH_COMMAND"' ERR
 
 IMAGE="${1:-artifacts/image/edgerelay-rpi-arm64.img}"
 [[ -f $IMAGE ]] || IMAGE="$(scripts/build-image.sh | tail -1)"
@@ -75,10 +80,10 @@ mcopy -i "$FAT" "$WORK/edgerelay-bootstrap.json" ::/edgerelay-bootstrap.json
 # The kernel command line the Pi's firmware would pass (cmdline.txt), with the virt board's serial console.
 CMDLINE="$(mtype -i "$FAT" ::/cmdline.txt | tr -d '\r' | tr ' ' '\n' | grep -v '^console=' | tr '\n' ' ')"
 grep -q 'root=LABEL=EDGEROOT' <<<"$CMDLINE" || die "cmdline.txt does not name the root by label: $CMDLINE"
-MACHINE=(-cpu cortex-a72 -smp 2 -m 1024)
+MACHINE=(-cpu cortex-a72 -smp 2 -m 1024 -rtc base=2000-01-01T00:00:00)
 # The Pi's LEDs: its device tree has a gpio-leds node "leds" (ACT green, PWR red), so the kernel makes
 # /sys/devices/platform/leds/leds/{ACT,PWR}. Here on the virt board's PL061 GPIO controller, lines 0 and 1.
-qemu-system-aarch64 -M "virt,dumpdtb=$WORK/virt.dtb" "${MACHINE[@]}" -nographic >/dev/null 2>&1
+qemu-system-aarch64 -M "virt,dumpdtb=$WORK/virt.dtb" "${MACHINE[@]}" -nographic -nic none >/dev/null
 GPIO_NODE="/$(fdtget -l "$WORK/virt.dtb" / | grep -m1 '^pl061@')"
 GPIO_PHANDLE="$(fdtget -t u "$WORK/virt.dtb" "$GPIO_NODE" phandle)"
 fdtput -c "$WORK/virt.dtb" /leds /leds/led-act /leds/led-pwr
@@ -99,10 +104,11 @@ boot_guest() {
         -netdev "user,id=net0,hostfwd=udp:127.0.0.1:$TURN_PORT-:3478,hostfwd=tcp:127.0.0.1:$TURN_PORT-:3478,hostfwd=tcp:127.0.0.1:$STATUS_PORT-:8080" \
         -device virtio-net-pci,netdev=net0,romfile= > "$WORK/console-$1.log" 2>&1 &
     QEMU_PID=$!
+    STARTED=$start
     READY=""
     for _ in $(seq 1 900); do
         kill -0 "$QEMU_PID" 2>/dev/null || { tail -40 "$WORK/console-$1.log" >&2; die "the guest stopped"; }
-        if curl -sf --max-time 2 "http://127.0.0.1:$STATUS_PORT/api/status" > "$WORK/status.json"; then
+        if curl -sf --max-time 2 -D "$WORK/headers.txt" "http://127.0.0.1:$STATUS_PORT/api/status" > "$WORK/status.json"; then
             READY=$(( $(date +%s) - start ))
             break
         fi
@@ -119,6 +125,30 @@ stop_guest() {
     QEMU_PID=""
 }
 
+# guest_time: the box's clock (seconds since 1970), from the Date header of its last status page answer.
+guest_time() {
+    date -u -d "$(sed -n 's/^[Dd]ate: *//p' "$WORK/headers.txt" | tr -d '\r')" +%s
+}
+# debugfs_mtime FS PATH: a file's modification time (seconds since 1970) in an ext4 file system image.
+debugfs_mtime() {
+    local text
+    text="$(TZ=UTC debugfs -R "stat $2" "$1" 2>/dev/null | sed -n 's/^ *mtime: *0x[0-9a-f:]* -- //p')"
+    [[ -n $text ]] || return 1
+    TZ=UTC date -d "$text" +%s
+}
+# check_clock WHAT NOT_BEFORE: the box's time is not before NOT_BEFORE.
+check_clock() {
+    local now
+    now="$(guest_time)"
+    [[ $now -ge $2 ]] || die "the box's clock ($(date -u -d "@$now" +%FT%TZ)) is before $1 ($(date -u -d "@$2" +%FT%TZ))"
+    log "clock: $(date -u -d "@$now" +%FT%TZ), not before $1 ($(date -u -d "@$2" +%FT%TZ)); the RTC said 2000-01-01"
+}
+
+ROOT_OFFSET=$(( $(sfdisk --json "$DISK" | sed -n 's/.*"start": *\([0-9]*\).*/\1/p' | sed -n 2p) * 512 ))
+STATE_OFFSET=$(( $(sfdisk --json "$DISK" | sed -n 's/.*"start": *\([0-9]*\).*/\1/p' | sed -n 3p) * 512 ))
+STATE_FS="$DISK?offset=$STATE_OFFSET"
+EPOCH="$(debugfs_mtime "$DISK?offset=$ROOT_OFFSET" /usr/lib/clock-epoch)" || die "the image has no /usr/lib/clock-epoch"
+
 # check_status: the provisioned configuration runs, and both of the Pi's LEDs are driven.
 check_status() {
     STATUS="$(cat "$WORK/status.json")"
@@ -133,6 +163,7 @@ log "image $IMAGE: $(( $(stat -c %s "$IMAGE") / 1024 / 1024 )) MiB"
 boot_guest first
 FIRST_READY=$READY
 check_status
+check_clock "the image's build (clock-epoch)" "$EPOCH"
 
 turnutils_stunclient -p "$TURN_PORT" 127.0.0.1 > "$WORK/stun.log" 2>&1 || { cat "$WORK/stun.log" >&2; die "STUN binding"; }
 log "STUN binding: $(grep -m1 'reflexive addr' "$WORK/stun.log")"
@@ -150,6 +181,8 @@ kill "$PEER_PID" 2>/dev/null || true
 PEER_PID=""
 log "TURN relay (turnutils_uclient, 2 allocations, ${SENT} packets): 0 lost"
 
+# timesyncd saves the time on the state partition every 60 s (SaveIntervalSec=): let it, before the power cut.
+while (( $(date +%s) - STARTED < 150 )); do sleep 5; done
 stop_guest
 if mtype -i "$FAT" ::/edgerelay-bootstrap.json >/dev/null 2>&1; then die "edgerelay-bootstrap.json is still on the boot partition"; fi
 # Not even in the FAT's free clusters (the provisioning overwrites the file before deleting it).
@@ -161,16 +194,21 @@ if grep -a -q "$TOKEN" "$WORK/boot-partition.raw"; then
 fi
 log "first-boot provisioning: the bootstrap file was imported and its token erased from the boot partition ($(mtype -i "$FAT" ::/edgerelay-bootstrap.imported.txt 2>/dev/null | head -1))"
 
-# The state partition (the third): the provisioned configuration, readable by the relay's group only.
-STATE_OFFSET=$(( $(sfdisk --json "$DISK" | sed -n 's/.*"start": *\([0-9]*\).*/\1/p' | sed -n 3p) * 512 ))
-STATE_FS="$DISK?offset=$STATE_OFFSET"
+# The state partition (the third): the provisioned configuration, readable by the relay's group only, and the
+# time timesyncd saved.
 CONFIG_MODE="$(debugfs -R "stat /edgerelay.json" "$STATE_FS" 2>/dev/null | sed -n 's/.*Mode: *\([0-7]*\).*/\1/p')"
 [[ $CONFIG_MODE == 0640 ]] || die "the state partition has no edgerelay.json of mode 0640 (mode: '$CONFIG_MODE')"
 debugfs -R "cat /edgerelay.json" "$STATE_FS" 2>/dev/null | grep -q '"alice"' || die "the state partition's edgerelay.json is not the bootstrap file"
-log "state partition: edgerelay.json (0640) as provisioned; relay/: $(debugfs -R "ls /relay" "$STATE_FS" 2>/dev/null | tr -s ' \n' ' ')"
+log "state partition: edgerelay.json (0640) as provisioned"
+
+SAVED="$(debugfs_mtime "$STATE_FS" /timesync/clock)" || die "timesyncd saved no clock file on the state partition"
+[[ $SAVED -gt $EPOCH ]] || die "the saved time ($(date -u -d "@$SAVED" +%FT%TZ)) is not after the image's build"
+log "state partition: timesync/clock saved at $(date -u -d "@$SAVED" +%FT%TZ) (box time)"
 
 boot_guest second
+SECOND_READY=$READY
 check_status
+check_clock "the time saved on the state partition" "$SAVED"
 turnutils_stunclient -p "$TURN_PORT" 127.0.0.1 > "$WORK/stun.log" 2>&1 || { cat "$WORK/stun.log" >&2; die "STUN binding after the second boot"; }
 stop_guest
 log "second boot: the remembered configuration runs"
@@ -181,7 +219,8 @@ dd if=/dev/zero of="$DISK" bs=1M seek=$(( STATE_OFFSET / 1024 / 1024 )) count=64
 boot_guest third
 STATUS="$(cat "$WORK/status.json")"
 grep -q 'D5-needs-configuration' <<<"$STATUS" || die "without a state partition the box should run the packaged default: $STATUS"
+check_clock "the image's build (clock-epoch)" "$EPOCH"
 turnutils_stunclient -p "$TURN_PORT" 127.0.0.1 > "$WORK/stun.log" 2>&1 || { cat "$WORK/stun.log" >&2; die "STUN binding without a state partition"; }
 stop_guest
 log "third boot, state partition wiped: the box runs the packaged default (D5, needs configuration) and answers STUN"
-log "passed: image $(( $(stat -c %s "$IMAGE") / 1024 / 1024 )) MiB, boot to READY ${FIRST_READY} s (second boot ${READY} s)"
+log "passed: image $(( $(stat -c %s "$IMAGE") / 1024 / 1024 )) MiB, boot to READY ${FIRST_READY} s (second boot ${SECOND_READY} s, third ${READY} s)"
