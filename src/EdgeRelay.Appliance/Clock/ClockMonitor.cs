@@ -28,6 +28,7 @@ public sealed class ClockMonitor : IWallClock, IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Lock _gate = new();
+    private readonly Lock _updateGate = new();
     private ITimer? _timer;
     private KernelClockReading _kernel = new(ClockSynchronisation.Unknown, null, "adjtimex", "not read yet");
     private DateTimeOffset? _checkedAt;
@@ -140,7 +141,13 @@ public sealed class ClockMonitor : IWallClock, IDisposable
         return explanation;
     }
 
-    /// <summary>The best time the box has, for TURN REST expiry (draft-uberti-behave-turn-rest-00 §2.2).</summary>
+    /// <summary>
+    /// The best time the box has, for TURN REST expiry (draft-uberti-behave-turn-rest-00 §2.2). Unsynchronised,
+    /// the cloud's time is taken only when it is later than the local clock: after a power cut the local clock
+    /// restarts from the last time saved, a lower bound of the real time, and whoever could forge a Date (a
+    /// leaked, expired certificate accepted by a clock in the past) must not move expiry backwards and so revive
+    /// expired credentials.
+    /// </summary>
     public WallTime Now
     {
         get
@@ -148,7 +155,7 @@ public sealed class ClockMonitor : IWallClock, IDisposable
             lock (_gate)
             {
                 DateTimeOffset local = _time.GetUtcNow();
-                if (_kernel.State != ClockSynchronisation.Synchronised && CloudNow() is DateTimeOffset cloud)
+                if (UsesCloudTime(local) && CloudNow() is DateTimeOffset cloud)
                 {
                     return new WallTime(cloud, _status.Trusted, "the cloud's Date header");
                 }
@@ -156,6 +163,9 @@ public sealed class ClockMonitor : IWallClock, IDisposable
             }
         }
     }
+
+    private bool UsesCloudTime(DateTimeOffset local) =>
+        _kernel.State != ClockSynchronisation.Synchronised && CloudNow() is DateTimeOffset cloud && cloud > local;
 
     private DateTimeOffset? CloudNow() =>
         _cloudDate is var (serverDate, timestamp) ? serverDate + _time.GetElapsedTime(timestamp) : null;
@@ -210,7 +220,7 @@ public sealed class ClockMonitor : IWallClock, IDisposable
                 (offset is double near ? $"; the cloud's Date header agrees within {Math.Abs(near).ToString("0", CultureInfo.InvariantCulture)} s" : "")
             : unsynchronised ? "not synchronised, not required (time.requireSynchronisation is off)"
             : "synchronised" + (_kernel.MaxErrorSeconds is double e ? $", maximum error {e.ToString("0.###", CultureInfo.InvariantCulture)} s" : "");
-        string timeSource = _kernel.State != ClockSynchronisation.Synchronised && offset is not null ? "cloud-date" : "local";
+        string timeSource = UsesCloudTime(local) ? "cloud-date" : "local";
         bool inDoubt = (unsynchronised && _requireSynchronisation) || implausible || _tlsBlamed;
         return new ClockStatus(_kernel.State, trusted, _kernel.MaxErrorSeconds, offset, _kernel.Source, timeSource, detail, _tlsBlamed, _checkedAt, inDoubt);
     }
@@ -218,25 +228,30 @@ public sealed class ClockMonitor : IWallClock, IDisposable
     /// <summary>D11 while the clock is known to be in doubt; a kernel state that cannot be read alone is not a reason.</summary>
     private void Update()
     {
-        ClockStatus status;
-        bool raise;
-        bool? previous;
-        lock (_gate)
+        // One update at a time (the timer's poll and the puller's Date can meet): the model and the log then
+        // follow the order of the verdicts. The model is told outside _gate, which Now takes on the request path.
+        lock (_updateGate)
         {
-            status = Derive();
-            _status = status;
-            raise = status.InDoubt;
-            previous = _lastRaised;
-            _lastRaised = raise;
-        }
-        _model.Set(StatusReasons.ClockUnsynchronised, raise);
-        if (raise && previous != true)
-        {
-            ClockLog.NotTrusted(_logger, status.Detail, status.TimeSource == "cloud-date" ? "the cloud's Date header" : "the local clock");
-        }
-        else if (!raise && previous == true)
-        {
-            ClockLog.Trusted(_logger, status.Detail);
+            ClockStatus status;
+            bool raise;
+            bool? previous;
+            lock (_gate)
+            {
+                status = Derive();
+                _status = status;
+                raise = status.InDoubt;
+                previous = _lastRaised;
+                _lastRaised = raise;
+            }
+            _model.Set(StatusReasons.ClockUnsynchronised, raise);
+            if (raise && previous != true)
+            {
+                ClockLog.NotTrusted(_logger, status.Detail, status.TimeSource == "cloud-date" ? "the cloud's Date header" : "the local clock");
+            }
+            else if (!raise && previous == true)
+            {
+                ClockLog.Trusted(_logger, status.Detail);
+            }
         }
     }
 

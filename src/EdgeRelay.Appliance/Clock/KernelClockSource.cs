@@ -14,7 +14,7 @@ namespace EdgeRelay.Appliance.Clock;
 public sealed partial class KernelClockSource : IClockStateSource
 {
     /// <summary>adjtimex(2): "the clock is not synchronised" in struct timex's status.</summary>
-    private const int StaUnsync = 0x0040;
+    internal const int StaUnsync = 0x0040;
 
     /// <summary>errno(3): EPERM, the seccomp filter's answer under the systemd unit.</summary>
     private const int EPerm = 1;
@@ -107,5 +107,5 @@ public sealed partial class KernelClockSource : IClockStateSource
     }
 
     [LibraryImport("libc", EntryPoint = "adjtimex", SetLastError = true)]
-    private static partial int Adjtimex(ref Timex timex);
+    internal static partial int Adjtimex(ref Timex timex);
 }

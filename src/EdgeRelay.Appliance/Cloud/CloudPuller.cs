@@ -191,8 +191,10 @@ public sealed class CloudPuller<T> : IAsyncDisposable
                 response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
                 if (response.Headers.Date is { } date)
                 {
-                    // The cloud's clock, through an authenticated channel: the cross-check of the box's own (RFC 9110 §6.6.1).
-                    _clock?.ReportCloudDate(date);
+                    // The cloud's clock, through an authenticated channel: the cross-check of the box's own (RFC 9110
+                    // §6.6.1). A cache (a CDN in front of the host) answers with the stored response's Date and its Age
+                    // (RFC 9111 §5.1): the time it answered is their sum.
+                    _clock?.ReportCloudDate(date + (response.Headers.Age ?? TimeSpan.Zero));
                 }
                 if ((int)response.StatusCode is not (301 or 302 or 303 or 307 or 308))
                 {

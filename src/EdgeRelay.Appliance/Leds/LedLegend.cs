@@ -19,7 +19,7 @@ public static class LedLegend
         new(LedMode.Healthy, "Healthy, no traffic", "green steady", "steady on"),
         new(LedMode.Relaying, "Healthy and relaying", "green on, flickering off (60 ms) with traffic", "steady on, flickering off (60 ms) with traffic"),
         new(LedMode.Degraded, "Degraded (reasons on the status page)", "amber steady", "heartbeat: two 100 ms blinks, then 1.3 s off"),
-        new(LedMode.DegradedClock, "Degraded, and the clock is not synchronised (D11)", "amber and green by turns, 1 s each", "heartbeat of three: three 100 ms blinks, then 1.3 s off"),
+        new(LedMode.DegradedClock, "Degraded, and the clock is not synchronised (D11)", "amber and green by turns, 1 s each", "on, going dark twice for 100 ms every 3 s"),
         new(LedMode.Fault, "Fault N (1-9)", "red blinks N times (300 ms on / 300 ms off), 1.5 s pause, repeated", "2 s steady on, 2 s off, then N short 80 ms flashes 400 ms apart, 2 s off, repeated"),
         new(LedMode.Identify, "Identify (15 s)", "all LEDs chasing, 150 ms each", "rapid 50 ms flashes"),
     ];

@@ -93,12 +93,12 @@ public static class LedPatterns
                     new LedStep(on, Ms(100)), new LedStep(LedLights.None, Ms(1300)),
                 ]);
             case LedMode.DegradedClock:
-                // Degraded's heartbeat with a third beat.
+                // Mostly on, with a double dip: the firmware's boot-error codes are groups of flashes out of the
+                // dark (three short is its "generic failure to boot"), which this must not look like.
                 return new LedPattern(
                 [
+                    new LedStep(on, Ms(2600)), new LedStep(LedLights.None, Ms(100)),
                     new LedStep(on, Ms(100)), new LedStep(LedLights.None, Ms(100)),
-                    new LedStep(on, Ms(100)), new LedStep(LedLights.None, Ms(100)),
-                    new LedStep(on, Ms(100)), new LedStep(LedLights.None, Ms(1300)),
                 ]);
             case LedMode.Fault:
             {

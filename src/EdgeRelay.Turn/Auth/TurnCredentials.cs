@@ -74,11 +74,12 @@ public sealed class TurnCredentials
             return AuthFailure.UnknownUser;
         }
 
-        AuthFailure restCheck = CheckRestExpiry(username, now);
-        if (restCheck != AuthFailure.None)
+        if (!TryParseRestExpiry(username, out _))
         {
-            return restCheck;
+            return AuthFailure.MalformedRestUsername;
         }
+        // The integrity first, then the expiry: an expired credential is reported (and, under a doubtful clock,
+        // logged) only when it is genuine, so that nobody without the secret can fill the log with expiries.
         byte[] usernameBytes = Encoding.UTF8.GetBytes(username);
         Span<byte> mac = stackalloc byte[HMACSHA1.HashSizeInBytes];
         // Several secrets may be valid at once, so that an operator can rotate them without a flag day.
@@ -91,6 +92,12 @@ public sealed class TurnCredentials
             CryptographicOperations.ZeroMemory(password);
             if (VerifyIntegrity(message, integrityOffset, sha256Integrity, candidate))
             {
+                AuthFailure restCheck = CheckRestExpiry(username, now);
+                if (restCheck != AuthFailure.None)
+                {
+                    CryptographicOperations.ZeroMemory(candidate);
+                    return restCheck;
+                }
                 key = candidate;
                 return AuthFailure.None;
             }

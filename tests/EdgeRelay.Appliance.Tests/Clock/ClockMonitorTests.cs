@@ -113,6 +113,22 @@ public sealed class ClockMonitorTests
     }
 
     [Fact]
+    public void A_cloud_Date_behind_the_unsynchronised_local_clock_never_moves_REST_expiry_backwards()
+    {
+        // The local clock restarted from the time saved before the power cut: a lower bound of the real time. A
+        // Date a day before it (forged by someone holding an old certificate, or a stale cache) is D11, but
+        // expiry is still judged by the local clock, so no expired credential comes back to life.
+        _clock.Poll();
+        _clock.ReportCloudDate(RealNow.AddDays(-1));
+
+        Assert.Equal(-86400, _clock.Status.CloudDateOffsetSeconds!.Value, 0);
+        Assert.Equal("local", _clock.Status.TimeSource);
+        Assert.Equal(_time.GetUtcNow(), _clock.Now.UtcNow);
+        Assert.False(_clock.Now.Trusted);
+        Assert.Contains(StatusReasons.ClockUnsynchronised, _model.Current.Reasons);
+    }
+
+    [Fact]
     public void An_unknown_state_alone_is_not_a_reason_but_says_why()
     {
         _kernel.Reading = new KernelClockReading(ClockSynchronisation.Unknown, null, "adjtimex", "adjtimex(2) is refused (EPERM)");

@@ -20,6 +20,26 @@ public sealed class KernelClockSourceTests : IDisposable
         Assert.InRange(reading.MaxErrorSeconds!.Value, 0, 1e6);
     }
 
+    /// <summary>
+    /// The struct's status field is where the kernel puts it: adjtimex(2) returns TIME_ERROR (5) whenever
+    /// STA_UNSYNC is set and only for a cause it can see in status, and only STA_* bits (below 0x10000) are set.
+    /// </summary>
+    [Fact]
+    public void The_status_field_agrees_with_adjtimex_s_return_value()
+    {
+        const int TimeError = 5;
+        var timex = default(KernelClockSource.Timex);
+        int result = KernelClockSource.Adjtimex(ref timex);
+
+        Assert.InRange(result, 0, TimeError);
+        Assert.InRange(timex.Status, 0, 0xFFFF);
+        Assert.True((timex.Status & KernelClockSource.StaUnsync) == 0 || result == TimeError, $"status 0x{timex.Status:x}, adjtimex returned {result}");
+        // And TIME_ERROR only with one of its causes in status: STA_UNSYNC, STA_CLOCKERR or a PPS condition.
+        const int TimeErrorCauses = 0x0040 | 0x1000 | 0x0100 | 0x0200 | 0x0400 | 0x0800 | 0x0002 | 0x0004;
+        Assert.True(result != TimeError || (timex.Status & TimeErrorCauses) != 0, $"status 0x{timex.Status:x}, adjtimex returned {result}");
+        Assert.Equal(0u, timex.Modes);
+    }
+
     [Fact]
     public void Refused_adjtimex_falls_back_to_timesyncd_s_flag()
     {
