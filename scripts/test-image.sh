@@ -164,6 +164,13 @@ boot_guest first
 FIRST_READY=$READY
 check_status
 check_clock "the image's build (clock-epoch)" "$EPOCH"
+# No NTP server answers here: the relay, under its unit (ProtectClock=yes refuses adjtimex), reads timesyncd's
+# state, says the clock is not synchronised, and shows D11.
+CLOCK="$(grep -o '"clock":{[^}]*}' "$WORK/status.json")" || die "the status has no clock: $(cat "$WORK/status.json")"
+grep -q '"state":"unsynchronised"' <<<"$CLOCK" && grep -q '"source":"systemd-timesyncd"' <<<"$CLOCK" \
+    || die "the relay should read timesyncd's state as not synchronised: $CLOCK"
+grep -q 'D11-clock-unsynchronised' "$WORK/status.json" || die "no D11 while the clock is not synchronised: $(cat "$WORK/status.json")"
+log "clock state under the unit: $CLOCK"
 
 turnutils_stunclient -p "$TURN_PORT" 127.0.0.1 > "$WORK/stun.log" 2>&1 || { cat "$WORK/stun.log" >&2; die "STUN binding"; }
 log "STUN binding: $(grep -m1 'reflexive addr' "$WORK/stun.log")"

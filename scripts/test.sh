@@ -105,7 +105,7 @@ fi
 
 # --- the SD-card image: built from Debian's packages and booted under qemu-system-aarch64 -------------
 # scripts/build-image.sh and scripts/test-image.sh (image/README.md): on two cores the build takes 20 to 35
-# minutes and the two boots about 5, so it runs after the suite, alone, and only in a full run (no arguments).
+# minutes and the three boots about 8, so it runs after the suite, alone, and only in a full run (no arguments).
 # It counts as one test.
 if [[ $# -eq 0 ]]; then
     SUDO=""
