@@ -60,7 +60,7 @@ public static partial class AtomicFile
     }
 
     /// <summary>fsync(2) on the directory: .NET has no API for it, since a directory cannot be opened as a FileStream.</summary>
-    private static void SyncDirectory(string directory)
+    public static void SyncDirectory(string directory)
     {
         if (!OperatingSystem.IsLinux())
         {

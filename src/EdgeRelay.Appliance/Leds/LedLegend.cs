@@ -15,7 +15,7 @@ public static class LedLegend
     private static readonly LedLegendRow[] s_rows =
     [
         new(LedMode.Off, "Off: relay not running", "all off", "off"),
-        new(LedMode.Starting, "Starting or applying configuration", "amber blinking, 500 ms on / 500 ms off", "fast even blink, 100 ms on / 100 ms off"),
+        new(LedMode.Starting, "Starting, applying configuration, or updating the software (D12: do not unplug)", "amber blinking, 500 ms on / 500 ms off", "fast even blink, 100 ms on / 100 ms off"),
         new(LedMode.Healthy, "Healthy, no traffic", "green steady", "steady on"),
         new(LedMode.Relaying, "Healthy and relaying", "green on, flickering off (60 ms) with traffic", "steady on, flickering off (60 ms) with traffic"),
         new(LedMode.Degraded, "Degraded (reasons on the status page)", "amber steady", "heartbeat: two 100 ms blinks, then 1.3 s off"),

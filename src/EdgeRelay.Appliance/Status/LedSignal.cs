@@ -9,7 +9,7 @@ public enum LedMode
     /// <summary>All off: the process is not running its relay (or LEDs are switched off).</summary>
     Off,
 
-    /// <summary>Amber blinking: starting, or applying a configuration.</summary>
+    /// <summary>Amber blinking: starting, applying a configuration, or updating the software (D12).</summary>
     Starting,
 
     /// <summary>Green steady: healthy, no traffic.</summary>

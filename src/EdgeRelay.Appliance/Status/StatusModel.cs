@@ -87,6 +87,8 @@ public sealed class StatusModel
             bool relaying = _lastTrafficTimestamp != long.MinValue && _time.GetElapsedTime(_lastTrafficTimestamp) < TrafficWindow;
             (Health health, LedSignal led) = fault is not null ? (Health.Fault, new LedSignal(LedMode.Fault, fault.BlinkCode))
                 : _starting ? (Health.Starting, new LedSignal(LedMode.Starting))
+                // Amber blinking, as while starting: "busy, do not unplug" (an update is downloaded, installed or proved).
+                : reasons.Contains(StatusReasons.Updating) ? (Health.Degraded, new LedSignal(LedMode.Starting))
                 : reasons.Contains(StatusReasons.ClockUnsynchronised) ? (Health.Degraded, new LedSignal(LedMode.DegradedClock))
                 : reasons.Count > 0 ? (Health.Degraded, new LedSignal(LedMode.Degraded))
                 : relaying ? (Health.Relaying, new LedSignal(LedMode.Relaying))

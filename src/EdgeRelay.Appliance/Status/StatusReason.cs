@@ -64,10 +64,16 @@ public static class StatusReasons
     public static readonly StatusReason ClockUnsynchronised = new("D11-clock-unsynchronised", Severity.Degraded, 0,
         "the clock is not synchronised, or disagrees with the cloud's: TURN REST credentials and TLS certificates may be judged wrongly (the Clock line says why)");
 
+    // Software updates (README, "Updates"): the LEDs say "do not unplug" while one is under way.
+    public static readonly StatusReason Updating = new("D12-updating", Severity.Degraded, 0,
+        "a software update is being downloaded, installed or proved: do not unplug the box");
+    public static readonly StatusReason UpdateRolledBack = new("D13-update-rolled-back", Severity.Degraded, 0,
+        "a software update did not become healthy and was rolled back: the previous version runs (the Update line says why)");
+
     public static IReadOnlyList<StatusReason> All { get; } =
     [
         NoListener, InvalidConfiguration, TlsCertificateUnusable, RelayLoopStalled,
         ConfigurationStale, CloudUnreachable, CertificateExpiring, QuotaNearlyFull, NeedsConfiguration, ConfigurationRejected,
-        ExternalAddressMismatch, NatUnsuitable, PublicAddressUnverified, Draining, ClockUnsynchronised,
+        ExternalAddressMismatch, NatUnsuitable, PublicAddressUnverified, Draining, ClockUnsynchronised, Updating, UpdateRolledBack,
     ];
 }

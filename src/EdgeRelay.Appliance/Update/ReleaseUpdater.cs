@@ -1,0 +1,373 @@
+using System.Net.Http.Headers;
+using System.Text;
+using EdgeRelay.Appliance.Cloud;
+using EdgeRelay.Appliance.Status;
+using Microsoft.Extensions.Logging;
+
+namespace EdgeRelay.Appliance.Update;
+
+/// <summary>The release this process is: its slot (null: the packaged binary) and version.</summary>
+public sealed record RunningRelease(string? Slot, string Version);
+
+/// <summary>
+/// Takes the box to the release the cloud names (<see cref="UpdateTarget"/>), and watches over a release that
+/// was just switched to. For a target: the signed manifest is fetched and checked (a release key's signature,
+/// the version the document names, this box's RID, not older than the running version unless a downgrade is
+/// allowed, not a version that failed here before); the binary is downloaded into the slot that does not run,
+/// with resume, and checked (size, SHA-256, that it runs); after the window and the drain the slot is switched
+/// (<see cref="SlotStore.Save"/>, one rename) and the process restarts into it. A release on trial has
+/// <see cref="UpdateTarget.HealthTimeout"/> to become healthy; then it is committed, or rolled back.
+/// Whatever fails leaves the running release in place, and says why on <see cref="Status"/> and the log.
+/// </summary>
+public sealed class ReleaseUpdater : IAsyncDisposable
+{
+    private static readonly TimeSpan FirstRetry = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan MaxRetry = TimeSpan.FromMinutes(15);
+    private static readonly TimeSpan HealthRetry = TimeSpan.FromSeconds(3);
+
+    private readonly SlotStore _store;
+    private readonly RunningRelease _running;
+    private readonly string _rid;
+    private readonly HttpClient _http;
+    private readonly Action<HttpRequestMessage> _authorize;
+    private readonly Func<IReadOnlyList<TrustedKey>> _releaseKeys;
+    private readonly IUpdateHost _host;
+    private readonly StatusModel _model;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Lock _gate = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private UpdateTarget? _target;
+    private CancellationTokenSource? _work;
+    private Task _task = Task.CompletedTask;
+    private Task _trial = Task.CompletedTask;
+    private UpdateStatus _status;
+
+    public ReleaseUpdater(SlotStore store, RunningRelease running, string rid, HttpClient http, Action<HttpRequestMessage> authorize,
+        Func<IReadOnlyList<TrustedKey>> releaseKeys, IUpdateHost host, StatusModel model, TimeProvider time, ILogger logger)
+    {
+        _store = store;
+        _running = running;
+        _rid = rid;
+        _http = http;
+        _authorize = authorize;
+        _releaseKeys = releaseKeys;
+        _host = host;
+        _model = model;
+        _time = time;
+        _logger = logger;
+        SlotState state = store.Load(out _);
+        _status = new UpdateStatus(running.Version, running.Slot, UpdatePhase.Idle, null, null, null, null, state.Failed.LastOrDefault());
+        // A rollback is news until a newer release runs: the version that failed is older than or equal to the running one otherwise.
+        _model.Set(StatusReasons.UpdateRolledBack, _status.LastFailure is { } failed && !IsNewer(running.Version, failed.Version));
+    }
+
+    public UpdateStatus Status
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _status;
+            }
+        }
+    }
+
+    /// <summary>Raised after every change of <see cref="Status"/>.</summary>
+    public event Action<UpdateStatus>? Changed;
+
+    /// <summary>
+    /// When this process is a release on trial: it has <paramref name="healthTimeout"/> to become healthy
+    /// (checked every few seconds), then it is committed; otherwise rolled back, and the process restarts.
+    /// </summary>
+    public void StartTrialWatch(TimeSpan healthTimeout)
+    {
+        SlotState state = _store.Load(out _);
+        if (_running.Slot is null || state.Trial is not { } trial || trial.Slot != _running.Slot)
+        {
+            return;
+        }
+        SetStatus(s => s with { Phase = UpdatePhase.Trial, Target = trial.Version, Problem = null });
+        _model.Raise(StatusReasons.Updating);
+        _trial = Task.Run(() => WatchTrialAsync(trial, healthTimeout, _stopping.Token));
+    }
+
+    private async Task WatchTrialAsync(SlotTrial trial, TimeSpan healthTimeout, CancellationToken cancellationToken)
+    {
+        long started = _time.GetTimestamp();
+        string? problem = "not checked yet";
+        try
+        {
+            while (_time.GetElapsedTime(started) < healthTimeout)
+            {
+                problem = await _host.CheckHealthAsync(cancellationToken).ConfigureAwait(false);
+                if (problem is null)
+                {
+                    Commit(trial);
+                    return;
+                }
+                await Task.Delay(HealthRetry, _time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopped while on trial (a reboot, systemctl stop): the next start counts as another start of the trial.
+            return;
+        }
+        string previous = trial.PreviousVersion ?? "the packaged binary";
+        UpdateLog.RollingBack(_logger, trial.Version, trial.Slot, (int)healthTimeout.TotalSeconds, problem, previous);
+        SlotState state = _store.Load(out _);
+        if (state.Trial?.Slot == trial.Slot)
+        {
+            _store.Save(SlotSelector.RollBack(state, $"not healthy within {(int)healthTimeout.TotalSeconds} s: {problem}", _time));
+        }
+        _host.Restart($"rolling back release {trial.Version}");
+    }
+
+    private void Commit(SlotTrial trial)
+    {
+        SlotState state = _store.Load(out _);
+        if (state.Trial?.Slot != trial.Slot)
+        {
+            return;
+        }
+        _store.Save(state with { Trial = null, CurrentVersion = trial.Version });
+        UpdateLog.Committed(_logger, trial.Version, trial.Slot, trial.PreviousVersion ?? "the packaged binary");
+        _model.Clear(StatusReasons.Updating);
+        _model.Clear(StatusReasons.UpdateRolledBack);
+        SetStatus(s => s with { Phase = UpdatePhase.Idle, Target = null, Problem = null });
+    }
+
+    /// <summary>
+    /// The target of the configuration in force (null: none). A change cancels work on the previous target
+    /// (a half download stays for a later resume); the same target again changes nothing.
+    /// </summary>
+    public void SetTarget(UpdateTarget? target)
+    {
+        lock (_gate)
+        {
+            if (_target == target)
+            {
+                return;
+            }
+            _target = target;
+            _work?.Cancel();
+            _work?.Dispose();
+            _work = null;
+            if (target is null)
+            {
+                _host.CancelDrain();
+                _status = _status with { Phase = _status.Phase == UpdatePhase.Trial ? UpdatePhase.Trial : UpdatePhase.Idle, Target = null, Problem = null, DownloadedBytes = null, Size = null };
+            }
+            else
+            {
+                _work = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+                CancellationToken token = _work.Token;
+                Task previous = _task;
+                _task = Task.Run(async () =>
+                {
+                    await previous.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    await RunAsync(target, token).ConfigureAwait(false);
+                });
+            }
+        }
+        Changed?.Invoke(Status);
+    }
+
+    private async Task RunAsync(UpdateTarget target, CancellationToken cancellationToken)
+    {
+        TimeSpan retry = FirstRetry;
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                Attempt attempt = await TryAsync(target, cancellationToken).ConfigureAwait(false);
+                switch (attempt.Outcome)
+                {
+                    case Outcome.Nothing:
+                        SetStatus(s => s with { Phase = s.Phase == UpdatePhase.Trial ? UpdatePhase.Trial : UpdatePhase.Idle, Target = target.Version, Problem = null });
+                        return;
+                    case Outcome.Refused:
+                        UpdateLog.Refused(_logger, target.Version, _running.Version, attempt.Problem!);
+                        SetStatus(s => s with { Phase = UpdatePhase.Refused, Target = target.Version, Problem = attempt.Problem });
+                        _model.Clear(StatusReasons.Updating);
+                        return;
+                    case Outcome.Switched:
+                        return;
+                    default:
+                        UpdateLog.Retrying(_logger, target.Version, (int)retry.TotalSeconds, attempt.Problem!);
+                        SetStatus(s => s with { Phase = UpdatePhase.Retrying, Target = target.Version, Problem = attempt.Problem });
+                        _model.Clear(StatusReasons.Updating);
+                        await Task.Delay(retry, _time, cancellationToken).ConfigureAwait(false);
+                        retry = retry * 2 < MaxRetry ? retry * 2 : MaxRetry;
+                        break;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            _model.Clear(StatusReasons.Updating);
+        }
+    }
+
+    private enum Outcome
+    {
+        Nothing,
+        Refused,
+        Retry,
+        Switched,
+    }
+
+    private readonly record struct Attempt(Outcome Outcome, string? Problem = null);
+
+    private async Task<Attempt> TryAsync(UpdateTarget target, CancellationToken cancellationToken)
+    {
+        if (target.Version == _running.Version)
+        {
+            return new Attempt(Outcome.Nothing);
+        }
+        SlotState state = _store.Load(out _);
+        if (state.Trial is not null)
+        {
+            // This process is the trial (or its watch is about to restart it): one change at a time.
+            return new Attempt(Outcome.Retry, $"release {state.Trial.Version} is still on trial");
+        }
+        if (!target.AllowDowngrade && !IsNewer(target.Version, _running.Version))
+        {
+            return new Attempt(Outcome.Refused, $"{target.Version} is older than the running {_running.Version}: set update.allowDowngrade to go back");
+        }
+        if (state.FailureOf(target.Version) is { } failed)
+        {
+            return new Attempt(Outcome.Refused, $"{target.Version} was rolled back on this box at {failed.At:u} ({failed.Reason}): publish a newer version");
+        }
+
+        // The manifest: small, signed, and naming exactly what the document asked for.
+        (string? document, string? fetchProblem) = await FetchManifestAsync(target.ManifestUrl, cancellationToken).ConfigureAwait(false);
+        if (document is null)
+        {
+            return new Attempt(Outcome.Retry, fetchProblem);
+        }
+        ReleaseManifest? manifest = ReleaseManifest.Verify(document, _releaseKeys(), out string? problem, out string? keyId);
+        if (manifest is null)
+        {
+            return new Attempt(Outcome.Refused, problem);
+        }
+        if (manifest.Version != target.Version)
+        {
+            return new Attempt(Outcome.Refused, $"the manifest at {target.ManifestUrl.GetLeftPart(UriPartial.Path)} is of version {manifest.Version}, not {target.Version}");
+        }
+        if (manifest.Rid != _rid)
+        {
+            return new Attempt(Outcome.Refused, $"release {manifest.Version} is built for {manifest.Rid}; this box is {_rid}");
+        }
+        if (manifest.BinaryUrl(target.ManifestUrl, out problem) is not { } binaryUrl)
+        {
+            return new Attempt(Outcome.Refused, problem);
+        }
+
+        string slot = SlotStore.InactiveSlot(state);
+        UpdateLog.Downloading(_logger, manifest.Version, target.ManifestUrl.GetLeftPart(UriPartial.Path), keyId!, slot);
+        _model.Raise(StatusReasons.Updating);
+        SetStatus(s => s with { Phase = UpdatePhase.Downloading, Target = target.Version, Problem = null, DownloadedBytes = 0, Size = manifest.Size });
+        string part = _store.PartPath(slot, manifest);
+        try
+        {
+            _store.Prepare(slot, manifest);
+            problem = await ReleaseDownloader.DownloadAsync(_http, binaryUrl, manifest, part, _authorize,
+                bytes => SetStatus(s => s with { DownloadedBytes = bytes }, notify: false), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException or UnauthorizedAccessException
+            || e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            problem = $"the download stopped: {CloudHttp.Describe(e)} (it resumes at the next try)";
+        }
+        if (problem is not null)
+        {
+            // A hash or a length that is not the manifest's is the release's fault, not the network's.
+            return new Attempt(problem.Contains("refused", StringComparison.Ordinal) ? Outcome.Refused : Outcome.Retry, problem);
+        }
+        if (await _host.TryRunAsync(part, cancellationToken).ConfigureAwait(false) is { } cannotRun)
+        {
+            File.Delete(part);
+            return new Attempt(Outcome.Refused, $"release {manifest.Version} does not run on this box: {cannotRun}");
+        }
+        _store.Install(slot, document, part);
+
+        if (target.Window is { } window && !window.Contains(_time.GetUtcNow()))
+        {
+            UpdateLog.WaitingForWindow(_logger, manifest.Version, window.ToString());
+        }
+        await _host.PrepareToSwitchAsync(target, phase => SetStatus(s => s with { Phase = phase }), cancellationToken).ConfigureAwait(false);
+
+        // The switch: slots.json names the new slot, on trial, with the way back.
+        SlotState now = _store.Load(out _);
+        if (now.Current != state.Current || now.Trial is not null)
+        {
+            _host.CancelDrain();
+            return new Attempt(Outcome.Retry, "the slots changed while the release was prepared");
+        }
+        _store.Save(new SlotState(slot, manifest.Version, new SlotTrial(slot, manifest.Version, now.Current, _running.Version, 0, _time.GetUtcNow()), now.Failed));
+        UpdateLog.Switching(_logger, manifest.Version, slot, _running.Version);
+        SetStatus(s => s with { Phase = UpdatePhase.Switching });
+        _host.Restart($"switching to release {manifest.Version}");
+        return new Attempt(Outcome.Switched);
+    }
+
+    private async Task<(string? Document, string? Problem)> FetchManifestAsync(Uri url, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, url);
+            _authorize(request);
+            request.Headers.CacheControl = new CacheControlHeaderValue { NoCache = true };
+            using HttpResponseMessage response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
+            {
+                return (null, $"HTTP {(int)response.StatusCode} {response.ReasonPhrase} for the manifest {url.GetLeftPart(UriPartial.Path)}");
+            }
+            await using Stream body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            byte[] buffer = new byte[ReleaseManifest.MaxDocumentBytes + 1];
+            int length = 0;
+            int read;
+            while (length < buffer.Length && (read = await body.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                length += read;
+            }
+            return length > ReleaseManifest.MaxDocumentBytes
+                ? (null, $"the manifest is larger than {ReleaseManifest.MaxDocumentBytes} bytes")
+                : (Encoding.UTF8.GetString(buffer, 0, length), null);
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException
+            || e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            return (null, $"the manifest cannot be fetched: {CloudHttp.Describe(e)}");
+        }
+    }
+
+    /// <summary>Whether <paramref name="candidate"/> is a newer version than <paramref name="than"/>; a version that cannot be read is never newer.</summary>
+    private static bool IsNewer(string candidate, string than) =>
+        ReleaseVersion.TryParse(candidate, out ReleaseVersion a) && (!ReleaseVersion.TryParse(than, out ReleaseVersion b) || a > b);
+
+    private void SetStatus(Func<UpdateStatus, UpdateStatus> change, bool notify = true)
+    {
+        UpdateStatus next;
+        lock (_gate)
+        {
+            _status = change(_status);
+            next = _status;
+        }
+        if (notify)
+        {
+            Changed?.Invoke(next);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await _task.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _trial.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _work?.Dispose();
+        _stopping.Dispose();
+    }
+}

@@ -1,0 +1,184 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using EdgeRelay.Appliance.Cloud;
+
+namespace EdgeRelay.Appliance.Update;
+
+/// <summary>A version that was tried and rolled back: not tried again until the cloud names a newer one.</summary>
+public sealed record FailedRelease(string Version, string Reason, DateTimeOffset At);
+
+/// <summary>
+/// A slot that was switched to and has not yet proved itself (READY and healthy): <paramref name="Previous"/> is
+/// the slot to go back to (null: the packaged binary), <paramref name="Attempts"/> how many starts it has had.
+/// </summary>
+public sealed record SlotTrial(string Slot, string Version, string? Previous, string? PreviousVersion, int Attempts, DateTimeOffset SwitchedAt);
+
+/// <summary>
+/// Which binary runs: <see cref="Current"/> is slot "a" or "b", or null for the packaged binary (the one
+/// the Debian package or the image installed, which is never overwritten and so always bootable).
+/// </summary>
+public sealed record SlotState(string? Current, string? CurrentVersion, SlotTrial? Trial, IReadOnlyList<FailedRelease> Failed)
+{
+    public static SlotState Packaged { get; } = new(null, null, null, []);
+
+    /// <summary>Whether <paramref name="version"/> failed here before.</summary>
+    public FailedRelease? FailureOf(string version) => Failed.LastOrDefault(f => f.Version == version);
+}
+
+/// <summary>
+/// The two slots a release is installed into, on the state partition (<c>stateDirectory/release</c>):
+/// <c>slot-a/</c> and <c>slot-b/</c> each hold a binary and the signed manifest it was installed from, and
+/// <c>slots.json</c> says which one runs. A release is downloaded into the slot that does not run,
+/// checked, renamed into place, and then the switch is one atomic replacement of <c>slots.json</c>
+/// (<see cref="AtomicFile"/>: write, fsync, rename, fsync the directory). A power cut at any moment leaves
+/// the old <c>slots.json</c> or the new one, each naming a slot whose binary is complete; a slot that is
+/// damaged all the same (the binary's hash no longer matches its manifest) is never started
+/// (<see cref="SlotSelector"/>).
+/// </summary>
+public sealed class SlotStore
+{
+    public const string BinaryName = "edgerelay";
+    public const string ManifestName = "release.jws";
+    public const string StateName = "slots.json";
+
+    /// <summary>How many failed versions are remembered.</summary>
+    private const int MaxFailed = 16;
+
+    private static readonly string[] Slots = ["a", "b"];
+
+    public SlotStore(string stateDirectory) => Directory = Path.Combine(stateDirectory, "release");
+
+    public string Directory { get; }
+
+    public string StatePath => Path.Combine(Directory, StateName);
+
+    public string SlotDirectory(string slot) => Path.Combine(Directory, "slot-" + Check(slot));
+
+    public string BinaryPath(string slot) => Path.Combine(SlotDirectory(slot), BinaryName);
+
+    public string ManifestPath(string slot) => Path.Combine(SlotDirectory(slot), ManifestName);
+
+    /// <summary>The download of one release (by its hash): a different release never resumes another's bytes.</summary>
+    public string PartPath(string slot, ReleaseManifest manifest) => Path.Combine(SlotDirectory(slot), $"{BinaryName}.{manifest.Sha256[..16]}.part");
+
+    /// <summary>The slot a new release goes into: the one that does not run.</summary>
+    public static string InactiveSlot(SlotState state) => state.Current == "a" ? "b" : "a";
+
+    /// <summary>Never throws: a missing file is the packaged binary; a damaged one too, with <paramref name="problem"/>.</summary>
+    public SlotState Load(out string? problem)
+    {
+        problem = null;
+        try
+        {
+            if (!File.Exists(StatePath))
+            {
+                return SlotState.Packaged;
+            }
+            SlotRecord? record = JsonSerializer.Deserialize(File.ReadAllBytes(StatePath), SlotJsonContext.Default.SlotRecord);
+            if (record is null || record.Format != 1 || record.Current is not (null or "a" or "b")
+                || record.Trial is { } t && (t.Slot != record.Current || t.Previous is not (null or "a" or "b") || t.Version is null))
+            {
+                problem = $"{StatePath} is damaged or of another format: running the packaged binary";
+                return SlotState.Packaged;
+            }
+            return new SlotState(record.Current, record.CurrentVersion, record.Trial,
+                record.Failed?.Where(f => f is { Version: not null, Reason: not null }).ToList() ?? []);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+        {
+            problem = $"cannot read {StatePath}: {e.Message}: running the packaged binary";
+            return SlotState.Packaged;
+        }
+    }
+
+    /// <summary>The switch itself, and every later change of the state: one atomic replacement of slots.json.</summary>
+    public void Save(SlotState state)
+    {
+        System.IO.Directory.CreateDirectory(Directory);
+        var record = new SlotRecord(1, state.Current, state.CurrentVersion, state.Trial, state.Failed.TakeLast(MaxFailed).ToList());
+        AtomicFile.Write(StatePath, JsonSerializer.SerializeToUtf8Bytes(record, SlotJsonContext.Default.SlotRecord));
+    }
+
+    /// <summary>
+    /// Makes <paramref name="slot"/> ready for a download of <paramref name="manifest"/>: the slot's old binary and
+    /// manifest go (the slot does not run, and nothing names it), a partial download of the same release stays.
+    /// </summary>
+    public void Prepare(string slot, ReleaseManifest manifest)
+    {
+        string directory = SlotDirectory(slot);
+        System.IO.Directory.CreateDirectory(directory);
+        File.Delete(BinaryPath(slot));
+        File.Delete(ManifestPath(slot));
+        string keep = Path.GetFileName(PartPath(slot, manifest));
+        foreach (string file in System.IO.Directory.EnumerateFiles(directory))
+        {
+            if (Path.GetFileName(file) != keep)
+            {
+                File.Delete(file);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Puts a downloaded and verified binary in place in <paramref name="slot"/>: the signed manifest first, then
+    /// the binary by a rename, each synced. Until the switch names the slot, nothing runs what is here.
+    /// </summary>
+    public void Install(string slot, string signedManifest, string partPath)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            throw new PlatformNotSupportedException("slots are a Linux appliance's");
+        }
+        File.SetUnixFileMode(partPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+            | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        AtomicFile.Write(ManifestPath(slot), System.Text.Encoding.UTF8.GetBytes(signedManifest), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        File.Move(partPath, BinaryPath(slot), overwrite: true);
+        AtomicFile.SyncDirectory(SlotDirectory(slot));
+    }
+
+    /// <summary>
+    /// The manifest <paramref name="slot"/> was installed from, when its binary is whole: the size and SHA-256
+    /// the manifest names. Null and <paramref name="problem"/> otherwise. Never throws.
+    /// </summary>
+    public ReleaseManifest? Verify(string slot, out string? problem)
+    {
+        try
+        {
+            if (!File.Exists(ManifestPath(slot)) || !File.Exists(BinaryPath(slot)))
+            {
+                problem = $"slot {slot} holds no complete release";
+                return null;
+            }
+            // The signature was checked when the release was installed; here the question is whether the bytes survived.
+            if (!SignedDocument.TryReadPayloadUnverified(File.ReadAllText(ManifestPath(slot)), out byte[] payload)
+                || ReleaseManifest.TryParse(payload, out problem) is not { } manifest)
+            {
+                problem = $"slot {slot}: its manifest is damaged";
+                return null;
+            }
+            using FileStream stream = File.OpenRead(BinaryPath(slot));
+            if (stream.Length != manifest.Size || Convert.ToHexStringLower(SHA256.HashData(stream)) != manifest.Sha256)
+            {
+                problem = $"slot {slot}: the binary of {manifest.Version} does not match its manifest's size and SHA-256 (damaged)";
+                return null;
+            }
+            problem = null;
+            return manifest;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            problem = $"slot {slot}: {e.Message}";
+            return null;
+        }
+    }
+
+    private static string Check(string slot) =>
+        Slots.Contains(slot) ? slot : throw new ArgumentOutOfRangeException(nameof(slot), slot, "a slot is \"a\" or \"b\"");
+}
+
+internal sealed record SlotRecord(int Format, string? Current, string? CurrentVersion, SlotTrial? Trial, IReadOnlyList<FailedRelease>? Failed);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]
+[JsonSerializable(typeof(SlotRecord))]
+internal sealed partial class SlotJsonContext : JsonSerializerContext;
