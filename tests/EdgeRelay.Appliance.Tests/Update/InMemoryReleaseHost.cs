@@ -19,6 +19,12 @@ internal sealed class InMemoryReleaseHost : HttpMessageHandler
     /// <summary>Whether a Content-Length goes with the body (false: chunked, the length unknown until the end).</summary>
     public bool SendLength { get; set; } = true;
 
+    /// <summary>Answer a Range request with the whole file (200), as a server may.</summary>
+    public bool IgnoreRange { get; set; }
+
+    /// <summary>Answer a Range request with a 206 that starts this many bytes before the byte asked for.</summary>
+    public int RangeSkew { get; set; }
+
     /// <summary>The Range header of every request, in order (null: none).</summary>
     public ConcurrentQueue<string?> Ranges { get; } = new();
 
@@ -31,7 +37,7 @@ internal sealed class InMemoryReleaseHost : HttpMessageHandler
         }
         long from = 0;
         var response = new HttpResponseMessage(HttpStatusCode.OK) { RequestMessage = request };
-        if (request.Headers.Range is { Ranges.Count: 1 } range && range.Ranges.First() is { From: { } start, To: null })
+        if (!IgnoreRange && request.Headers.Range is { Ranges.Count: 1 } range && range.Ranges.First() is { From: { } start, To: null })
         {
             if (start >= file.Length)
             {
@@ -40,7 +46,7 @@ internal sealed class InMemoryReleaseHost : HttpMessageHandler
                 response.Content.Headers.ContentRange = new ContentRangeHeaderValue(file.Length);
                 return Task.FromResult(response);
             }
-            from = start;
+            from = Math.Max(0, start - RangeSkew);
             response.StatusCode = HttpStatusCode.PartialContent;
         }
         byte[] body = file[(int)from..];
