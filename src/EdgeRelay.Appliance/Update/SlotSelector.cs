@@ -24,6 +24,9 @@ public static class SlotSelector
     /// <summary>Set for the release a slot runs: its slot letter, so that it does not choose again and knows which trial is its own.</summary>
     public const string SlotVariable = "EDGERELAY_SLOT";
 
+    /// <summary>Set with <see cref="SlotVariable"/>: the version of the slot's verified manifest, the version the release runs as.</summary>
+    public const string VersionVariable = "EDGERELAY_RELEASE_VERSION";
+
     public static SlotChoice Choose(SlotStore store, TimeProvider time)
     {
         var notes = new List<string>();
