@@ -286,12 +286,13 @@ public sealed class ReleaseUpdater : IAsyncDisposable
             // A hash or a length that is not the manifest's is the release's fault, not the network's.
             return new Attempt(problem.Contains("refused", StringComparison.Ordinal) ? Outcome.Refused : Outcome.Retry, problem);
         }
-        if (await _host.TryRunAsync(part, cancellationToken).ConfigureAwait(false) is { } cannotRun)
+        _store.Install(slot, document, part);
+        // Before anything names the slot: a binary of another architecture, or not a binary at all, stops here.
+        if (await _host.TryRunAsync(_store.BinaryPath(slot), cancellationToken).ConfigureAwait(false) is { } cannotRun)
         {
-            File.Delete(part);
+            _store.Prepare(slot, manifest);
             return new Attempt(Outcome.Refused, $"release {manifest.Version} does not run on this box: {cannotRun}");
         }
-        _store.Install(slot, document, part);
 
         if (target.Window is { } window && !window.Contains(_time.GetUtcNow()))
         {
