@@ -6,7 +6,7 @@ internal static class Cli
     private const string Usage = """
         Usage:
           edgerelay run [--config FILE]   run the relay (no FILE: the development default on udp/3478)
-          edgerelay keygen --out FILE     make a key that signs configuration documents
+          edgerelay keygen --out FILE     make a key that signs configuration documents or releases
           edgerelay config sign|verify|validate ...
                                           sign, check and validate configuration documents
                                           (edgerelay config --help)

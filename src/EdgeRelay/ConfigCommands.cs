@@ -16,9 +16,10 @@ internal static class ConfigCommands
     public const string KeygenUsage = """
         Usage: edgerelay keygen --out FILE
 
-        Makes an ECDSA P-256 signing key for configuration documents. The private key goes to FILE
-        (PEM, readable by you only; an existing file is never overwritten): keep it where you sign,
-        never on a box. The public key is printed: put it in cloud.trustedKeys of the boxes.
+        Makes an ECDSA P-256 signing key for configuration documents, or for releases (a key of its
+        own: edgerelay release sign). The private key goes to FILE (PEM, readable by you only;
+        an existing file is never overwritten): keep it where you sign, never on a box. The public key
+        is printed: put it in cloud.trustedKeys of the boxes (a release key: in cloud.releaseKeys).
         """;
 
     public const string ConfigUsage = """
