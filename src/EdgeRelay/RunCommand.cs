@@ -62,7 +62,7 @@ internal static class RunCommand
         {
             return null;
         }
-        SlotChoice choice = SlotSelector.Choose(store, TimeProvider.System);
+        SlotChoice choice = SlotSelector.Choose(store, TimeProvider.System, ThisAssembly.Version);
         foreach (string note in choice.Notes)
         {
             stderr.WriteLine($"edgerelay: {note}");

@@ -116,10 +116,18 @@ public sealed class ReleaseUpdater : IAsyncDisposable
         }
         string previous = trial.PreviousVersion ?? "the packaged binary";
         UpdateLog.RollingBack(_logger, trial.Version, trial.Slot, (int)healthTimeout.TotalSeconds, problem, previous);
-        SlotState state = _store.Load(out _);
-        if (state.Trial?.Slot == trial.Slot)
+        try
         {
-            _store.Save(SlotSelector.RollBack(state, $"not healthy within {(int)healthTimeout.TotalSeconds} s: {problem}", _time));
+            SlotState state = _store.Load(out _);
+            if (state.Trial?.Slot == trial.Slot)
+            {
+                _store.Save(SlotSelector.RollBack(state, $"not healthy within {(int)healthTimeout.TotalSeconds} s: {problem}", _time));
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The restart still happens: the selector counts it as another start of the trial, and rolls back after the last.
+            UpdateLog.RollbackNotSaved(_logger, trial.Version, e.Message);
         }
         _host.Restart($"rolling back release {trial.Version}");
     }
@@ -131,6 +139,7 @@ public sealed class ReleaseUpdater : IAsyncDisposable
         {
             return;
         }
+        // Not caught: a commit that cannot be written is a trial that goes on (the next starts count), which is what it is.
         _store.Save(state with { Trial = null, CurrentVersion = trial.Version });
         UpdateLog.Committed(_logger, trial.Version, trial.Slot, trial.PreviousVersion ?? "the packaged binary");
         _model.Clear(StatusReasons.Updating);
@@ -181,7 +190,18 @@ public sealed class ReleaseUpdater : IAsyncDisposable
         {
             while (!cancellationToken.IsCancellationRequested)
             {
-                Attempt attempt = await TryAsync(target, cancellationToken).ConfigureAwait(false);
+                Attempt attempt;
+                try
+                {
+                    attempt = await TryAsync(target, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    // A full state partition, a file that cannot be replaced, a bug: said, and tried again, never a silent end
+                    // with the LEDs saying "updating" for good. Nothing is switched before the last step, so nothing is half done.
+                    _host.CancelDrain();
+                    attempt = new Attempt(Outcome.Retry, $"the update stopped: {CloudHttp.Describe(e)}");
+                }
                 switch (attempt.Outcome)
                 {
                     case Outcome.Nothing:
@@ -222,7 +242,7 @@ public sealed class ReleaseUpdater : IAsyncDisposable
 
     private async Task<Attempt> TryAsync(UpdateTarget target, CancellationToken cancellationToken)
     {
-        if (target.Version == _running.Version)
+        if (SameVersion(target.Version, _running.Version))
         {
             return new Attempt(Outcome.Nothing);
         }
@@ -252,7 +272,7 @@ public sealed class ReleaseUpdater : IAsyncDisposable
         {
             return new Attempt(Outcome.Refused, problem);
         }
-        if (manifest.Version != target.Version)
+        if (!SameVersion(manifest.Version, target.Version))
         {
             return new Attempt(Outcome.Refused, $"the manifest at {target.ManifestUrl.GetLeftPart(UriPartial.Path)} is of version {manifest.Version}, not {target.Version}");
         }
@@ -273,18 +293,18 @@ public sealed class ReleaseUpdater : IAsyncDisposable
         try
         {
             _store.Prepare(slot, manifest);
-            problem = await ReleaseDownloader.DownloadAsync(_http, binaryUrl, manifest, part, _authorize,
+            DownloadResult download = await ReleaseDownloader.DownloadAsync(_http, binaryUrl, manifest, part, _authorize,
                 bytes => SetStatus(s => s with { DownloadedBytes = bytes }, notify: false), cancellationToken).ConfigureAwait(false);
+            if (download.Problem is not null)
+            {
+                // A hash or a length that is not the manifest's is the release's fault, not the network's: not fetched again.
+                return new Attempt(download.Refused ? Outcome.Refused : Outcome.Retry, download.Problem);
+            }
         }
         catch (Exception e) when (e is HttpRequestException or IOException or UnauthorizedAccessException
             || e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
-            problem = $"the download stopped: {CloudHttp.Describe(e)} (it resumes at the next try)";
-        }
-        if (problem is not null)
-        {
-            // A hash or a length that is not the manifest's is the release's fault, not the network's.
-            return new Attempt(problem.Contains("refused", StringComparison.Ordinal) ? Outcome.Refused : Outcome.Retry, problem);
+            return new Attempt(Outcome.Retry, $"the download stopped: {CloudHttp.Describe(e)} (it resumes at the next try)");
         }
         _store.Install(slot, document, part);
         // Before anything names the slot: a binary of another architecture, or not a binary at all, stops here.
@@ -307,7 +327,8 @@ public sealed class ReleaseUpdater : IAsyncDisposable
             _host.CancelDrain();
             return new Attempt(Outcome.Retry, "the slots changed while the release was prepared");
         }
-        _store.Save(new SlotState(slot, manifest.Version, new SlotTrial(slot, manifest.Version, now.Current, _running.Version, 0, _time.GetUtcNow()), now.Failed));
+        _store.Save(new SlotState(slot, manifest.Version, new SlotTrial(slot, manifest.Version, now.Current, _running.Version, 0, _time.GetUtcNow()), now.Failed,
+            _running.Slot is null ? _running.Version : now.PackagedVersion));
         UpdateLog.Switching(_logger, manifest.Version, slot, _running.Version);
         SetStatus(s => s with { Phase = UpdatePhase.Switching });
         _host.Restart($"switching to release {manifest.Version}");
@@ -318,10 +339,16 @@ public sealed class ReleaseUpdater : IAsyncDisposable
     {
         try
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, url);
-            _authorize(request);
-            request.Headers.CacheControl = new CacheControlHeaderValue { NoCache = true };
-            using HttpResponseMessage response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            (HttpResponseMessage? answer, string? redirectProblem) = await ReleaseDownloader.SendAsync(_http, url, request =>
+            {
+                _authorize(request);
+                request.Headers.CacheControl = new CacheControlHeaderValue { NoCache = true };
+            }, cancellationToken).ConfigureAwait(false);
+            if (answer is null)
+            {
+                return (null, redirectProblem);
+            }
+            using HttpResponseMessage response = answer;
             if (!response.IsSuccessStatusCode)
             {
                 return (null, $"HTTP {(int)response.StatusCode} {response.ReasonPhrase} for the manifest {url.GetLeftPart(UriPartial.Path)}");
@@ -344,6 +371,10 @@ public sealed class ReleaseUpdater : IAsyncDisposable
             return (null, $"the manifest cannot be fetched: {CloudHttp.Describe(e)}");
         }
     }
+
+    /// <summary>"1.4" and "1.4.0" are one version; text that is not a version is compared as text.</summary>
+    private static bool SameVersion(string a, string b) =>
+        ReleaseVersion.TryParse(a, out ReleaseVersion x) && ReleaseVersion.TryParse(b, out ReleaseVersion y) ? x.CompareTo(y) == 0 : a == b;
 
     /// <summary>Whether <paramref name="candidate"/> is a newer version than <paramref name="than"/>; a version that cannot be read is never newer.</summary>
     private static bool IsNewer(string candidate, string than) =>

@@ -27,7 +27,8 @@ public static class SlotSelector
     /// <summary>Set with <see cref="SlotVariable"/>: the version of the slot's verified manifest, the version the release runs as.</summary>
     public const string VersionVariable = "EDGERELAY_RELEASE_VERSION";
 
-    public static SlotChoice Choose(SlotStore store, TimeProvider time)
+    /// <param name="packagedVersion">This binary's version: a package upgraded since the last switch to a slot wins over an older slot.</param>
+    public static SlotChoice Choose(SlotStore store, TimeProvider time, string packagedVersion)
     {
         var notes = new List<string>();
         SlotState state = store.Load(out string? problem);
@@ -48,6 +49,14 @@ public static class SlotSelector
                 chosen = state with { Trial = trial with { Attempts = trial.Attempts + 1 } };
             }
         }
+        if (chosen is { Current: { } current, Trial: null } && chosen.PackagedVersion != packagedVersion
+            && ReleaseVersion.TryParse(packagedVersion, out ReleaseVersion packaged) && ReleaseVersion.TryParse(chosen.CurrentVersion, out ReleaseVersion inSlot)
+            && packaged >= inSlot)
+        {
+            // The package was upgraded (apt, a new image) past what the cloud installed: the newer binary runs.
+            notes.Add($"the packaged binary {packagedVersion} is installed since slot {current}'s {chosen.CurrentVersion} was switched to, and is not older: it runs");
+            chosen = chosen with { Current = null, CurrentVersion = null, PackagedVersion = packagedVersion };
+        }
         while (chosen.Current is { } slot)
         {
             if (store.Verify(slot, out string? damaged) is { } manifest)
@@ -67,7 +76,8 @@ public static class SlotSelector
     public static SlotState RollBack(SlotState state, string reason, TimeProvider time)
     {
         SlotTrial trial = state.Trial ?? throw new InvalidOperationException("no release is on trial");
-        return new SlotState(trial.Previous, trial.PreviousVersion, null, [.. state.Failed, new FailedRelease(trial.Version, reason, time.GetUtcNow())]);
+        return new SlotState(trial.Previous, trial.PreviousVersion, null, [.. state.Failed, new FailedRelease(trial.Version, reason, time.GetUtcNow())],
+            state.PackagedVersion);
     }
 
     private static SlotChoice Save(SlotStore store, SlotState loaded, SlotState chosen, SlotChoice choice)

@@ -17,13 +17,16 @@ public sealed record SlotTrial(string Slot, string Version, string? Previous, st
 /// <summary>
 /// Which binary runs: <see cref="Current"/> is slot "a" or "b", or null for the packaged binary (the one
 /// the Debian package or the image installed, which is never overwritten and so always bootable).
+/// <see cref="PackagedVersion"/> is the packaged binary's version when a slot was last switched to: a package
+/// upgraded since then (apt) is seen by the slot selector.
 /// </summary>
-public sealed record SlotState(string? Current, string? CurrentVersion, SlotTrial? Trial, IReadOnlyList<FailedRelease> Failed)
+public sealed record SlotState(string? Current, string? CurrentVersion, SlotTrial? Trial, IReadOnlyList<FailedRelease> Failed, string? PackagedVersion = null)
 {
     public static SlotState Packaged { get; } = new(null, null, null, []);
 
     /// <summary>Whether <paramref name="version"/> failed here before.</summary>
-    public FailedRelease? FailureOf(string version) => Failed.LastOrDefault(f => f.Version == version);
+    public FailedRelease? FailureOf(string version) => Failed.LastOrDefault(f => ReleaseVersion.TryParse(f.Version, out ReleaseVersion failed)
+        && ReleaseVersion.TryParse(version, out ReleaseVersion asked) ? failed.CompareTo(asked) == 0 : f.Version == version);
 }
 
 /// <summary>
@@ -83,7 +86,7 @@ public sealed class SlotStore
                 return SlotState.Packaged;
             }
             return new SlotState(record.Current, record.CurrentVersion, record.Trial,
-                record.Failed?.Where(f => f is { Version: not null, Reason: not null }).ToList() ?? []);
+                record.Failed?.Where(f => f is { Version: not null, Reason: not null }).ToList() ?? [], record.PackagedVersion);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
         {
@@ -96,7 +99,7 @@ public sealed class SlotStore
     public void Save(SlotState state)
     {
         System.IO.Directory.CreateDirectory(Directory);
-        var record = new SlotRecord(1, state.Current, state.CurrentVersion, state.Trial, state.Failed.TakeLast(MaxFailed).ToList());
+        var record = new SlotRecord(1, state.Current, state.CurrentVersion, state.Trial, state.Failed.TakeLast(MaxFailed).ToList(), state.PackagedVersion);
         AtomicFile.Write(StatePath, JsonSerializer.SerializeToUtf8Bytes(record, SlotJsonContext.Default.SlotRecord));
     }
 
@@ -177,7 +180,8 @@ public sealed class SlotStore
         Slots.Contains(slot) ? slot : throw new ArgumentOutOfRangeException(nameof(slot), slot, "a slot is \"a\" or \"b\"");
 }
 
-internal sealed record SlotRecord(int Format, string? Current, string? CurrentVersion, SlotTrial? Trial, IReadOnlyList<FailedRelease>? Failed);
+internal sealed record SlotRecord(int Format, string? Current, string? CurrentVersion, SlotTrial? Trial, IReadOnlyList<FailedRelease>? Failed,
+    string? PackagedVersion = null);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]
 [JsonSerializable(typeof(SlotRecord))]
