@@ -48,21 +48,21 @@ internal static class RunCommand
     /// </summary>
     private static int? SelectRelease(string configPath, TextWriter stderr)
     {
-        string stateDirectory;
+        RelayConfiguration bootstrap;
         try
         {
-            stateDirectory = ConfigurationReader.ReadFile(configPath).StateDirectory;
+            bootstrap = ConfigurationReader.ReadFile(configPath);
         }
         catch (ConfigurationException)
         {
             return null;
         }
-        var store = new SlotStore(stateDirectory);
+        var store = new SlotStore(bootstrap.StateDirectory);
         if (!File.Exists(store.StatePath))
         {
             return null;
         }
-        SlotChoice choice = SlotSelector.Choose(store, TimeProvider.System, ThisAssembly.Version);
+        SlotChoice choice = SlotSelector.Choose(store, TimeProvider.System, ThisAssembly.Version, bootstrap.Cloud?.ReleaseKeys);
         foreach (string note in choice.Notes)
         {
             stderr.WriteLine($"edgerelay: {note}");

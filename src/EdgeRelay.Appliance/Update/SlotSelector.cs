@@ -28,7 +28,8 @@ public static class SlotSelector
     public const string VersionVariable = "EDGERELAY_RELEASE_VERSION";
 
     /// <param name="packagedVersion">This binary's version: a package upgraded since the last switch to a slot wins over an older slot.</param>
-    public static SlotChoice Choose(SlotStore store, TimeProvider time, string packagedVersion)
+    /// <param name="releaseKeys">The bootstrap file's <c>cloud.releaseKeys</c>: when set, a slot's manifest must be signed by one of them.</param>
+    public static SlotChoice Choose(SlotStore store, TimeProvider time, string packagedVersion, IReadOnlyList<Cloud.TrustedKey>? releaseKeys = null)
     {
         var notes = new List<string>();
         SlotState state = store.Load(out string? problem);
@@ -59,7 +60,7 @@ public static class SlotSelector
         }
         while (chosen.Current is { } slot)
         {
-            if (store.Verify(slot, out string? damaged) is { } manifest)
+            if (store.Verify(slot, releaseKeys, out string? damaged) is { } manifest)
             {
                 return Save(store, state, chosen, new SlotChoice(slot, manifest.Version, store.BinaryPath(slot), chosen, notes));
             }

@@ -144,7 +144,14 @@ public sealed class SlotStore
     /// The manifest <paramref name="slot"/> was installed from, when its binary is whole: the size and SHA-256
     /// the manifest names. Null and <paramref name="problem"/> otherwise. Never throws.
     /// </summary>
-    public ReleaseManifest? Verify(string slot, out string? problem)
+    public ReleaseManifest? Verify(string slot, out string? problem) => Verify(slot, null, out problem);
+
+    /// <summary>
+    /// As <see cref="Verify(string, out string?)"/>, and with <paramref name="releaseKeys"/> the manifest's signature is checked
+    /// again: the slots are the relay's user's to write, the keys (in the bootstrap file, root's) are not, so a relay that
+    /// was broken into cannot leave a binary of its own to be started.
+    /// </summary>
+    public ReleaseManifest? Verify(string slot, IReadOnlyList<TrustedKey>? releaseKeys, out string? problem)
     {
         try
         {
@@ -153,11 +160,21 @@ public sealed class SlotStore
                 problem = $"slot {slot} holds no complete release";
                 return null;
             }
-            // The signature was checked when the release was installed; here the question is whether the bytes survived.
-            if (!SignedDocument.TryReadPayloadUnverified(File.ReadAllText(ManifestPath(slot)), out byte[] payload)
-                || ReleaseManifest.TryParse(payload, out problem) is not { } manifest)
+            string document = File.ReadAllText(ManifestPath(slot));
+            ReleaseManifest? manifest;
+            if (releaseKeys is null)
             {
-                problem = $"slot {slot}: its manifest is damaged";
+                // The signature was checked when the release was installed; here the question is whether the bytes survived.
+                manifest = SignedDocument.TryReadPayloadUnverified(document, out byte[] payload) ? ReleaseManifest.TryParse(payload, out _) : null;
+                problem = manifest is null ? $"slot {slot}: its manifest is damaged" : null;
+            }
+            else
+            {
+                manifest = ReleaseManifest.Verify(document, releaseKeys, out problem, out _);
+                problem = problem is null ? null : $"slot {slot}: {problem}";
+            }
+            if (manifest is null)
+            {
                 return null;
             }
             using FileStream stream = File.OpenRead(BinaryPath(slot));

@@ -116,6 +116,10 @@ public static class ConfigurationReader
         SelfCheckSection selfCheck = top.TryGet("selfCheck", out JsonElement selfCheckElement) ? ReadSelfCheck(selfCheckElement) : new SelfCheckSection();
         TimeSection time = top.TryGet("time", out JsonElement timeElement) ? ReadTime(timeElement) : new TimeSection();
         UpdateTarget? update = top.TryGet("update", out JsonElement updateElement) ? ReadUpdate(updateElement) : null;
+        if (update is not null && origin == ConfigurationOrigin.Bootstrap && cloud is null)
+        {
+            throw new ConfigurationException("update: needs a cloud section: releases come from the cloud's hosts, checked with its keys (cloud.releaseKeys)");
+        }
         if (relay.ExternalAddressAuto && !selfCheck.Enabled)
         {
             throw new ConfigurationException(

@@ -200,6 +200,20 @@ public sealed class OverTheAirUpdateTests : IAsyncLifetime, IDisposable
         using var http = new HttpClient();
         string metrics = await http.GetStringAsync($"http://127.0.0.1:{_statusPort}/metrics");
         Assert.Contains("edgerelay_update_info{running_version=\"9.3.0\",slot=\"b\",phase=\"idle\"} 1", metrics);
+
+        // The slots are the relay user's to write, the release keys (bootstrap file) are not: a binary of someone's own, with a
+        // manifest that matches it but is not signed by a release key, is never started, and the named release comes back.
+        var store = new SlotStore(StateDirectory);
+        byte[] planted = CrashingBinary("9.3.0");
+        File.WriteAllBytes(store.BinaryPath("b"), planted);
+        using (var stranger = ECDsa.Create(ECCurve.NamedCurves.nistP256))
+        {
+            File.WriteAllText(store.ManifestPath("b"), ReleaseManifest.ForBinary(store.BinaryPath("b"), "9.3.0", "linux-x64").Sign(stranger));
+        }
+        service.KillRunning();
+        await WaitForUpdateAsync(u => Text(u, "runningVersion") == "9.3.0" && Text(u, "slot") == "a" && Text(u, "phase") == "idle" && Slots().Trial is null, service);
+        Assert.Contains("slot b: the release manifest is signed by key", service.Output);
+        Assert.Equal(3, CountOf(service.Output, "this release cannot start"));
     }
 
     [Fact]
