@@ -204,8 +204,9 @@ public sealed class OverTheAirUpdateTests : IAsyncLifetime, IDisposable
         // The slots are the relay user's to write, the release keys (bootstrap file) are not: a binary of someone's own, with a
         // manifest that matches it but is not signed by a release key, is never started, and the named release comes back.
         var store = new SlotStore(StateDirectory);
-        byte[] planted = CrashingBinary("9.3.0");
-        File.WriteAllBytes(store.BinaryPath("b"), planted);
+        // Beside the running binary and renamed over it: a running binary cannot be written (ETXTBSY).
+        File.WriteAllBytes(store.BinaryPath("b") + ".planted", CrashingBinary("9.3.0"));
+        File.Move(store.BinaryPath("b") + ".planted", store.BinaryPath("b"), overwrite: true);
         using (var stranger = ECDsa.Create(ECCurve.NamedCurves.nistP256))
         {
             File.WriteAllText(store.ManifestPath("b"), ReleaseManifest.ForBinary(store.BinaryPath("b"), "9.3.0", "linux-x64").Sign(stranger));
