@@ -42,6 +42,7 @@ public sealed class ReleaseUpdater : IAsyncDisposable
     private Task _task = Task.CompletedTask;
     private Task _trial = Task.CompletedTask;
     private UpdateStatus _status;
+    private int _disposed;
 
     public ReleaseUpdater(SlotStore store, RunningRelease running, string rid, HttpClient http, Action<HttpRequestMessage> authorize,
         Func<IReadOnlyList<TrustedKey>> releaseKeys, IUpdateHost host, StatusModel model, TimeProvider time, ILogger logger)
@@ -100,7 +101,15 @@ public sealed class ReleaseUpdater : IAsyncDisposable
         {
             while (_time.GetElapsedTime(started) < healthTimeout)
             {
-                problem = await _host.CheckHealthAsync(cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    problem = await _host.CheckHealthAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    // A check that throws is a check that did not pass; the trial goes on until its time is up.
+                    problem = $"the health check failed: {CloudHttp.Describe(e)}";
+                }
                 if (problem is null)
                 {
                     Commit(trial);
@@ -226,6 +235,8 @@ public sealed class ReleaseUpdater : IAsyncDisposable
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+            // Another target, or none: a drain this target began ends with it (the next target drains again if it must).
+            _host.CancelDrain();
             _model.Clear(StatusReasons.Updating);
         }
     }
@@ -396,6 +407,10 @@ public sealed class ReleaseUpdater : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _task.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await _trial.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);

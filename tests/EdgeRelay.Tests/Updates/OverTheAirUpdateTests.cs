@@ -72,7 +72,7 @@ public sealed class OverTheAirUpdateTests : IAsyncLifetime, IDisposable
     }
 
     /// <summary>A cloud document naming <paramref name="update"/> (the update section's JSON), or none.</summary>
-    private void PublishDocument(string? update)
+    private void PublishDocument(string? update, string more = "")
     {
         long version = ++_documentVersion;
         string json = $$"""
@@ -85,6 +85,7 @@ public sealed class OverTheAirUpdateTests : IAsyncLifetime, IDisposable
               "peers": { "allowLoopback": true },
               "status": { "endpoint": "127.0.0.1:{{_statusPort}}" },
               "time": { "requireSynchronisation": false }
+              {{more}}
               {{(update is null ? "" : ", \"update\": " + update)}}
             }
             """;
@@ -92,7 +93,7 @@ public sealed class OverTheAirUpdateTests : IAsyncLifetime, IDisposable
     }
 
     /// <summary>Puts a release on the cloud: the binary and its manifest, signed by <paramref name="key"/> (the release key by default).</summary>
-    private string PublishRelease(string version, byte[] binary, ECDsa? key = null, string? sha256 = null)
+    private string PublishRelease(string version, byte[] binary, ECDsa? key = null, string? sha256 = null, int drainSeconds = 0)
     {
         string name = $"edgerelay-{version}-linux-x64";
         string binaryPath = _cloud.WriteDocument($"releases/{name}", binary);
@@ -102,7 +103,7 @@ public sealed class OverTheAirUpdateTests : IAsyncLifetime, IDisposable
             manifest = manifest with { Sha256 = sha256 };
         }
         _cloud.WriteDocument($"releases/{name}.jws", manifest.Sign(key ?? _releaseKey));
-        return $$"""{ "version": "{{version}}", "manifestUrl": "{{_cloud.UrlOf($"releases/{name}.jws")}}", "drainSeconds": 0, "healthTimeoutSeconds": 30 }""";
+        return $$"""{ "version": "{{version}}", "manifestUrl": "{{_cloud.UrlOf($"releases/{name}.jws")}}", "drainSeconds": {{drainSeconds}}, "healthTimeoutSeconds": 30 }""";
     }
 
     private static byte[] GoodBinary => File.ReadAllBytes(AotBinary.Path);
@@ -124,20 +125,24 @@ public sealed class OverTheAirUpdateTests : IAsyncLifetime, IDisposable
         }
     }
 
-    private async Task<JsonElement> WaitForUpdateAsync(Func<JsonElement, bool> condition, ServiceSupervisor service)
+    /// <summary>Polls /api/status (bounded) until <paramref name="condition"/> holds of its update object.</summary>
+    private Task<JsonElement> WaitForUpdateAsync(Func<JsonElement, bool> condition, ServiceSupervisor service) =>
+        WaitForStatusAsync(s => s.TryGetProperty("update", out JsonElement update) && update.ValueKind == JsonValueKind.Object && condition(update), service);
+
+    private async Task<JsonElement> WaitForStatusAsync(Func<JsonElement, bool> condition, ServiceSupervisor service)
     {
         var waited = Stopwatch.StartNew();
         JsonElement? last = null;
         while (waited.Elapsed < Wait)
         {
             last = await TryStatusAsync();
-            if (last is { } status && status.TryGetProperty("update", out JsonElement update) && update.ValueKind == JsonValueKind.Object && condition(update))
+            if (last is { } status && condition(status))
             {
                 return status;
             }
-            await Task.Delay(200);
+            await Task.Delay(100);
         }
-        Assert.Fail($"the update never became as expected; last status: {last}\nservice:\n{service.Output}\nnginx:\n{_cloud.ErrorLog}");
+        Assert.Fail($"the status never became as expected; last: {last}\nservice:\n{service.Output}\nnginx:\n{_cloud.ErrorLog}");
         return default;
     }
 
@@ -240,6 +245,39 @@ public sealed class OverTheAirUpdateTests : IAsyncLifetime, IDisposable
         Assert.Equal(1, service.Starts);
         Assert.Equal(SlotState.Packaged.Current, Slots().Current);
         AssertRelays();
+    }
+
+    [Fact]
+    public async Task An_update_drains_first_the_call_in_progress_relays_to_its_end_and_new_allocations_go_to_the_alternate()
+    {
+        const string Alternate = "127.0.0.2:3478";
+        const string WithAlternate = $$""", "alternateServers": ["{{Alternate}}"]""";
+        PublishDocument(null, WithAlternate);
+        using var service = new ServiceSupervisor(AotBinary.Path, "run", "--config", WriteBootstrap());
+        await WaitForUpdateAsync(u => Text(u, "phase") == "idle", service);
+        (ExternalProcess peer, int peerPort) = Coturn.StartPeer();
+        using (peer)
+        {
+            // A call of some twelve seconds (600 messages, 20 ms apart), with the update named in its first seconds.
+            Task<(int, string)> call = Task.Run(() => Coturn.UClient("-u", RunningRelay.User, "-w", RunningRelay.Password,
+                "-p", _port.ToString(CultureInfo.InvariantCulture), "-e", "127.0.0.1", "-r", peerPort.ToString(CultureInfo.InvariantCulture),
+                "-n", "600", "-m", "1", "-z", "20", "127.0.0.1"));
+            await WaitForStatusAsync(s => s.GetProperty("allocations").GetInt32() > 0, service);
+            PublishDocument(PublishRelease("9.4.0", GoodBinary, drainSeconds: 60), WithAlternate);
+
+            JsonElement status = await WaitForUpdateAsync(u => Text(u, "phase") == "draining", service);
+            Assert.True(status.GetProperty("draining").GetBoolean());
+            BinaryRun refused = AotBinary.Run(["probe", "turn", $"turn:127.0.0.1:{_port}", "--user", RunningRelay.User, "--password", "-", "--count", "3"],
+                Wait, stdin: RunningRelay.Password);
+            Assert.Contains($"300 Try Alternate: the server sends clients to {Alternate}", refused.Stdout, StringComparison.Ordinal);
+
+            (int exit, string output) = await call;
+            Coturn.AssertRelayedEverything(exit, output, 600);
+            // The call ran to its end on the release it started on: nothing restarted under it.
+            Assert.Empty(service.Exits);
+        }
+        await WaitForUpdateAsync(u => Text(u, "runningVersion") == "9.4.0" && Text(u, "phase") == "idle" && Slots().Trial is null, service);
+        Assert.Contains("Draining, asked by the update to 9.4.0", service.Output);
     }
 
     /// <summary>
