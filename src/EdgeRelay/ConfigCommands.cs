@@ -129,25 +129,7 @@ internal static class ConfigCommands
         }
         string signed = SignedDocument.Sign(Encoding.UTF8.GetBytes(json), key);
         string keyId = TrustedKey.FromSigningKey(key).KeyId;
-        if (options.TryGetValue("--out", out List<string>? outPath))
-        {
-            try
-            {
-                AtomicFile.Write(outPath[^1], Encoding.ASCII.GetBytes(signed + "\n"),
-                    UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                stderr.WriteLine($"edgerelay config sign: cannot write {outPath[^1]}: {Reason(e)}");
-                return ExitCodes.Failure;
-            }
-            stderr.WriteLine($"Signed version {document.Version} of {documentPath} with key {keyId}: {outPath[^1]}");
-        }
-        else
-        {
-            stdout.WriteLine(signed);
-        }
-        return ExitCodes.Success;
+        return WriteSigned("config sign", signed, options, stdout, stderr, path => $"Signed version {document.Version} of {documentPath} with key {keyId}: {path}");
     }
 
     private static int Verify(string[] args, TextWriter stdout, TextWriter stderr)
@@ -342,6 +324,30 @@ internal static class ConfigCommands
             text = null;
             return false;
         }
+    }
+
+    /// <summary>A signed document to <c>--out</c> (replaced atomically, world-readable: it is public) with <paramref name="done"/> on
+    /// standard error, or to standard output.</summary>
+    internal static int WriteSigned(string command, string signed, Dictionary<string, List<string>> options, TextWriter stdout, TextWriter stderr,
+        Func<string, string> done)
+    {
+        if (!options.TryGetValue("--out", out List<string>? outPath))
+        {
+            stdout.WriteLine(signed);
+            return ExitCodes.Success;
+        }
+        try
+        {
+            AtomicFile.Write(outPath[^1], Encoding.ASCII.GetBytes(signed + "\n"),
+                UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"edgerelay {command}: cannot write {outPath[^1]}: {Reason(e)}");
+            return ExitCodes.Failure;
+        }
+        stderr.WriteLine(done(outPath[^1]));
+        return ExitCodes.Success;
     }
 
     private static int Help(TextWriter stdout)

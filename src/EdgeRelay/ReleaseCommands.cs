@@ -127,26 +127,8 @@ internal static class ReleaseCommands
 
         string signed = manifest.Sign(key);
         string keyId = TrustedKey.FromSigningKey(key).KeyId;
-        if (options.TryGetValue("--out", out List<string>? outPath))
-        {
-            try
-            {
-                AtomicFile.Write(outPath[^1], Encoding.ASCII.GetBytes(signed + "\n"),
-                    UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                stderr.WriteLine($"edgerelay {command}: cannot write {outPath[^1]}: {ConfigCommands.Reason(e)}");
-                return ExitCodes.Failure;
-            }
-            stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"Signed {ReleaseManifest.Name} {manifest.Version} for {manifest.Rid} ({manifest.Size} bytes, sha256 {manifest.Sha256}, binary \"{manifest.Binary}\") with key {keyId}: {outPath[^1]}"));
-        }
-        else
-        {
-            stdout.WriteLine(signed);
-        }
-        return ExitCodes.Success;
+        return ConfigCommands.WriteSigned(command, signed, options, stdout, stderr, path => string.Create(CultureInfo.InvariantCulture,
+            $"Signed {ReleaseManifest.Name} {manifest.Version} for {manifest.Rid} ({manifest.Size} bytes, sha256 {manifest.Sha256}, binary \"{manifest.Binary}\") with key {keyId}: {path}"));
     }
 
     /// <summary>
