@@ -94,7 +94,8 @@ INITRD="$(ls "$TREE"/boot/initrd.img-* | sort -V | tail -1)"
 cp "$KERNEL" "$OUT/vmlinuz"
 cp "$INITRD" "$OUT/initrd.img"
 
-BOOT_MB=256 STATE_MB=64
+# The state partition holds two release slots of about 15 MB each (over-the-air updates) besides the relay's state.
+BOOT_MB=256 STATE_MB=128
 ROOT_MB=$(( $(du -sm --exclude=./boot/firmware "$TREE" | cut -f1) * 13 / 10 + 64 ))
 # The boot partition: what raspi-firmware put in /boot/firmware (firmware, kernel, initrd, device trees).
 mkdir -p "$WORK/boot"

@@ -3,7 +3,15 @@
 #
 #   scripts/publish.sh [linux-x64|linux-arm64]      (default: linux-x64)
 #
-# Produces artifacts/RID/edgerelay (stripped; its debug symbols go to artifacts/symbols/RID/).
+# Produces artifacts/RID/edgerelay (stripped; its debug symbols go to artifacts/symbols/RID/), and next to it the
+# release files of over-the-air updates (README: Updates): artifacts/RID/edgerelay-VERSION-RID, a copy of the
+# binary under the name its manifest points to, and with EDGERELAY_RELEASE_KEY the signed manifest
+# artifacts/RID/edgerelay-VERSION-RID.jws. VERSION is what the binary's --version prints.
+#
+# Environment:
+#   EDGERELAY_VERSION=1.4.2         build that version instead of Directory.Build.props' <Version>
+#   EDGERELAY_RELEASE_KEY=KEY.pem   sign the release with this key (`edgerelay keygen --out KEY.pem`)
+#
 # Fails on any build warning (C#, trim/AOT IL2xxx/IL3xxx, linker). Installs the native toolchain it
 # needs from Debian apt when missing: clang for a native build; for a cross build also lld and the
 # Debian cross toolchain (gcc-<triple>, binutils-<triple>, libc6-dev-<arch>-cross).
@@ -37,6 +45,8 @@ esac
 TRIPLE="$TARGET_ARCH-linux-gnu"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# A relative key path is the caller's: resolved before the cd.
+RELEASE_KEY="${EDGERELAY_RELEASE_KEY:+$(realpath -m -- "$EDGERELAY_RELEASE_KEY")}"
 cd "$ROOT"
 
 PROJECT=src/EdgeRelay/EdgeRelay.csproj
@@ -46,6 +56,20 @@ SYMBOLS="artifacts/symbols/$RID"
 
 log() { echo "publish.sh: $*" >&2; }
 die() { log "error: $*"; exit 1; }
+
+# Before a build of minutes, what would stop the release files at its end.
+if [[ -n $RELEASE_KEY && ! ( -f $RELEASE_KEY && -r $RELEASE_KEY ) ]]; then
+    die "EDGERELAY_RELEASE_KEY=$EDGERELAY_RELEASE_KEY is not a readable file (make a release key with: edgerelay keygen --out FILE)"
+fi
+# A release version is two to four numbers joined by dots (ReleaseVersion); MSBuild's Version also makes the
+# AssemblyVersion, whose numbers stop at 65534.
+if [[ -n ${EDGERELAY_VERSION:-} ]]; then
+    [[ $EDGERELAY_VERSION =~ ^[0-9]{1,5}(\.[0-9]{1,5}){1,3}$ ]] \
+        || die "EDGERELAY_VERSION=$EDGERELAY_VERSION is not a release version: expected two to four numbers joined by dots, e.g. 1.4.2"
+    for number in ${EDGERELAY_VERSION//./ }; do
+        (( 10#$number <= 65534 )) || die "EDGERELAY_VERSION=$EDGERELAY_VERSION: $number is more than 65534, which an assembly version cannot hold"
+    done
+fi
 
 # --- toolchain ---------------------------------------------------------------------------------
 HOST_ARCH="$(uname -m)"
@@ -94,6 +118,7 @@ fi
 command -v dotnet >/dev/null 2>&1 || die "the .NET 10 SDK (dotnet) is not on PATH"
 
 PROPS=(-p:TreatWarningsAsErrors=true)
+[[ -z ${EDGERELAY_VERSION:-} ]] || PROPS+=("-p:Version=$EDGERELAY_VERSION")
 if $CROSS; then
     # clang --target=$TRIPLE is set by the ILCompiler targets themselves (TargetTriple); see the header.
     PROPS+=(-p:LinkerFlavor=lld "-p:ObjCopyName=$TRIPLE-objcopy")
@@ -140,6 +165,51 @@ if [[ -f "$BIN.dbg" ]]; then
     install -m 0644 "$BIN.dbg" "$SYMBOLS/$NAME.dbg"
 fi
 
+# --- release files ---------------------------------------------------------------------------------
+# VERSION is what the built binary says it is, since a box takes a release for the version its manifest names.
+# A native binary is asked directly. A cross-built arm64 binary is asked under qemu-user (scripts/run-arm64.sh,
+# which scripts/test.sh sets up anyway): simpler would be the linux-x64 binary's answer, but that binary may come
+# from another build (an older commit, another EDGERELAY_VERSION), and a release published under a wrong version
+# cannot be taken back from the boxes that installed it.
+# Signing needs an edgerelay that runs here, of any version with the release command: this binary when native;
+# for arm64, the linux-x64 binary when there is one that has it (no emulation), else this one under qemu-user.
+RUN_THIS=()
+SIGNER=()
+if ! $CROSS; then
+    RUN_THIS=("$ROOT/$OUT/$NAME")
+    SIGNER=("$ROOT/$OUT/$NAME")
+elif [[ $RID == linux-arm64 && $HOST_ARCH == x86_64 ]]; then
+    RUN_THIS=("$ROOT/scripts/run-arm64.sh")
+    if [[ -x artifacts/linux-x64/$NAME ]] && "artifacts/linux-x64/$NAME" release --help >/dev/null 2>&1; then
+        SIGNER=("$ROOT/artifacts/linux-x64/$NAME")
+    else
+        SIGNER=("$ROOT/scripts/run-arm64.sh")
+    fi
+fi
+
+RELEASE=""
+if [[ ${#RUN_THIS[@]} -eq 0 ]]; then
+    [[ -z $RELEASE_KEY ]] || die "cannot run a $RID binary on this $HOST_ARCH host to learn its version: no release can be signed here"
+    log "cannot run a $RID binary on this $HOST_ARCH host to learn its version: no release files"
+else
+    reported="$("${RUN_THIS[@]}" --version)" || die "$OUT/$NAME --version failed"
+    VERSION="${reported#"$NAME "}"
+    [[ $VERSION =~ ^[0-9]+(\.[0-9]+){1,3}$ ]] || die "$OUT/$NAME --version says '$reported': not a release version (numbers joined by dots)"
+    [[ -z ${EDGERELAY_VERSION:-} || $VERSION == "$EDGERELAY_VERSION" ]] \
+        || die "$OUT/$NAME says it is version $VERSION, not EDGERELAY_VERSION=$EDGERELAY_VERSION"
+    RELEASE="$OUT/$NAME-$VERSION-$RID"
+    # A manifest left from an earlier build of this version would name another binary's hash: it goes first.
+    rm -f "$RELEASE" "$RELEASE.jws"
+    install -m 0755 "$OUT/$NAME" "$RELEASE"
+    SIGN=("${SIGNER[@]}" release sign --binary "$ROOT/$RELEASE" --version "$VERSION" --rid "$RID")
+    if [[ -n $RELEASE_KEY ]]; then
+        "${SIGN[@]}" --key "$RELEASE_KEY" --out "$ROOT/$RELEASE.jws" || die "signing the release failed"
+    else
+        printf -v command '%q ' "${SIGN[@]}" --key RELEASE-KEY.pem --out "$ROOT/$RELEASE.jws"
+        log "the release is not signed (EDGERELAY_RELEASE_KEY is not set); to sign it: ${command% }"
+    fi
+fi
+
 # --- report ------------------------------------------------------------------------------------
 echo
 echo "Published $RID in ${elapsed}s:"
@@ -150,4 +220,8 @@ if command -v file >/dev/null 2>&1; then
     file "$OUT/$NAME"
 fi
 [[ -f "$SYMBOLS/$NAME.dbg" ]] && echo "symbols: $ROOT/$SYMBOLS/$NAME.dbg"
+if [[ -n $RELEASE ]]; then
+    echo "release: $ROOT/$RELEASE (version $VERSION)"
+    [[ -f $RELEASE.jws ]] && echo "manifest: $ROOT/$RELEASE.jws"
+fi
 exit 0

@@ -4,6 +4,7 @@ using EdgeRelay.Appliance.Cloud;
 using EdgeRelay.Appliance.Diagnostics;
 using EdgeRelay.Appliance.Leds;
 using EdgeRelay.Appliance.Status;
+using EdgeRelay.Appliance.Update;
 using EdgeRelay.Appliance.Web;
 using EdgeRelay.Configuration;
 using EdgeRelay.Net;
@@ -27,6 +28,7 @@ internal sealed class ApplianceService(
     private ApplianceInfo _info = initialInfo;
     private Func<CloudStatus>? _cloud;
     private Func<SelfCheckRunner?>? _selfCheck;
+    private Func<UpdateStatus>? _update;
     private RelayObserver? _observer;
     private StatusPage? _page;
     private ILedDriver? _ledDriver;
@@ -93,6 +95,19 @@ internal sealed class ApplianceService(
         _cloud = cloud;
         _page?.Update(PageOptions(_configuration.Status!));
     }
+
+    /// <summary>The page, /metrics and the cloud report show where the software stands from now on.</summary>
+    public void AttachUpdate(Func<UpdateStatus> update)
+    {
+        _update = update;
+        if (_configuration.Status is { } status)
+        {
+            _page?.Update(PageOptions(status));
+        }
+    }
+
+    /// <summary>Where the software stands; null when the box takes no updates.</summary>
+    public UpdateStatus? Update => _update?.Invoke();
 
     /// <summary>The page shows the running self-check's last result from now on, and can ask it for one at once.</summary>
     public void AttachSelfCheck(Func<SelfCheckRunner?> selfCheck)
@@ -213,6 +228,7 @@ internal sealed class ApplianceService(
         SetDraining = draining => SetDraining(draining, "the status page"),
         IceServerUrls = _info.IceServerUrls,
         Clock = () => Clock.Status,
+        Update = _update,
     };
 
     private async Task StartPageAsync()

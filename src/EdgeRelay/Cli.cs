@@ -1,15 +1,18 @@
 namespace EdgeRelay;
 
-/// <summary>The command line: <c>edgerelay run [--config FILE]</c>, <c>keygen</c>, <c>config …</c>, <c>probe …</c>, <c>--version</c>, <c>--help</c>.</summary>
+/// <summary>The command line: <c>edgerelay run [--config FILE]</c>, <c>keygen</c>, <c>config …</c>, <c>release …</c>, <c>probe …</c>, <c>--version</c>, <c>--help</c>.</summary>
 internal static class Cli
 {
     private const string Usage = """
         Usage:
           edgerelay run [--config FILE]   run the relay (no FILE: the development default on udp/3478)
-          edgerelay keygen --out FILE     make a key that signs configuration documents
+          edgerelay keygen --out FILE     make a key that signs configuration documents or releases
           edgerelay config sign|verify|validate ...
                                           sign, check and validate configuration documents
                                           (edgerelay config --help)
+          edgerelay release sign|verify ...
+                                          sign a release for over-the-air updates, and check one
+                                          (edgerelay release --help)
           edgerelay probe turn URL ...    check a TURN server end to end: allocations, relayed echo, RTT
                                           (edgerelay probe --help)
           edgerelay probe nat --stun HOST:PORT[,HOST2:PORT]
@@ -66,6 +69,10 @@ internal static class Cli
         if (args[0] == "config")
         {
             return ConfigCommands.Config(args, stdout, stderr);
+        }
+        if (args[0] == "release")
+        {
+            return ReleaseCommands.Release(args, stdout, stderr);
         }
         if (args[0] == "probe")
         {

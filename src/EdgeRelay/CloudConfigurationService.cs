@@ -1,6 +1,7 @@
 using System.Net;
 using EdgeRelay.Appliance.Cloud;
 using EdgeRelay.Appliance.Status;
+using EdgeRelay.Appliance.Web;
 using EdgeRelay.Configuration;
 using EdgeRelay.Net;
 using Microsoft.Extensions.Hosting;
@@ -69,7 +70,8 @@ internal sealed class CloudConfigurationService(
         DateTimeOffset now = TimeProvider.System.GetUtcNow();
         return new CloudReport(start.Bootstrap.Cloud!.DeviceId, ThisAssembly.Version, cloud.Version, cloud.Source, status.Health.ToString(),
             status.Reasons.Select(r => r.Code).ToList(), engine.Server.AllocationCount, counters.PacketsToPeers, counters.PacketsFromPeers,
-            counters.BytesToPeers, counters.BytesFromPeers, (long)(now - _startedAt).TotalSeconds, cloud.LastOutcome.ToString(), now);
+            counters.BytesToPeers, counters.BytesFromPeers, (long)(now - _startedAt).TotalSeconds, cloud.LastOutcome.ToString(), now,
+            appliance.Update is { } update ? StatusPage.DescribeUpdate(update) : null);
     }
 
     public CloudCandidate<RelayConfiguration> Validate(byte[] payload)

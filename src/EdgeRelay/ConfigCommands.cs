@@ -8,16 +8,18 @@ namespace EdgeRelay;
 /// <summary>
 /// The operator's tools for cloud configuration: <c>edgerelay keygen</c> makes a signing key,
 /// <c>edgerelay config sign</c> signs a document after validating it, <c>config verify</c> checks a signed
-/// document as a box would, <c>config validate</c> checks a file without a box.
+/// document as a box would, <c>config validate</c> checks a file without a box. Its helpers (options, files,
+/// keys) serve <see cref="ReleaseCommands"/> as well.
 /// </summary>
 internal static class ConfigCommands
 {
     public const string KeygenUsage = """
         Usage: edgerelay keygen --out FILE
 
-        Makes an ECDSA P-256 signing key for configuration documents. The private key goes to FILE
-        (PEM, readable by you only; an existing file is never overwritten): keep it where you sign,
-        never on a box. The public key is printed: put it in cloud.trustedKeys of the boxes.
+        Makes an ECDSA P-256 signing key for configuration documents, or for releases (a key of its
+        own: edgerelay release sign). The private key goes to FILE (PEM, readable by you only;
+        an existing file is never overwritten): keep it where you sign, never on a box. The public key
+        is printed: put it in cloud.trustedKeys of the boxes (a release key: in cloud.releaseKeys).
         """;
 
     public const string ConfigUsage = """
@@ -127,25 +129,7 @@ internal static class ConfigCommands
         }
         string signed = SignedDocument.Sign(Encoding.UTF8.GetBytes(json), key);
         string keyId = TrustedKey.FromSigningKey(key).KeyId;
-        if (options.TryGetValue("--out", out List<string>? outPath))
-        {
-            try
-            {
-                AtomicFile.Write(outPath[^1], Encoding.ASCII.GetBytes(signed + "\n"),
-                    UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                stderr.WriteLine($"edgerelay config sign: cannot write {outPath[^1]}: {Reason(e)}");
-                return ExitCodes.Failure;
-            }
-            stderr.WriteLine($"Signed version {document.Version} of {documentPath} with key {keyId}: {outPath[^1]}");
-        }
-        else
-        {
-            stdout.WriteLine(signed);
-        }
-        return ExitCodes.Success;
+        return WriteSigned("config sign", signed, options, stdout, stderr, path => $"Signed version {document.Version} of {documentPath} with key {keyId}: {path}");
     }
 
     private static int Verify(string[] args, TextWriter stdout, TextWriter stderr)
@@ -158,26 +142,9 @@ internal static class ConfigCommands
         }
         var keys = new List<TrustedKey>();
         RelayConfiguration? bootstrap = null;
-        foreach (string keyText in options.GetValueOrDefault("--trusted-key") ?? [])
+        if (!TryReadTrustedKeys(options.GetValueOrDefault("--trusted-key") ?? [], "config verify", stderr, keys, out int keyExit))
         {
-            bool isFile = File.Exists(keyText);
-            try
-            {
-                keys.Add(TrustedKey.Parse(isFile ? File.ReadAllText(keyText) : keyText));
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                stderr.WriteLine($"edgerelay config verify: --trusted-key {keyText}: cannot read it: {Reason(e)}");
-                return ExitCodes.Failure;
-            }
-            catch (FormatException e)
-            {
-                // A file name is shown whole; key text is shortened (it may be a private key pasted by mistake).
-                // Base64 has no dot: with one, a file was meant.
-                string what = isFile ? keyText : keyText.Contains('.', StringComparison.Ordinal) ? $"{keyText}: no such file, and not a public key either" : Shorten(keyText);
-                stderr.WriteLine($"edgerelay config verify: --trusted-key {what}: {e.Message}");
-                return ExitCodes.Usage;
-            }
+            return keyExit;
         }
         foreach (string path in options.GetValueOrDefault("--bootstrap") ?? [])
         {
@@ -265,10 +232,43 @@ internal static class ConfigCommands
     }
 
     /// <summary>
+    /// Reads <c>--trusted-key</c> values into <paramref name="keys"/>: each a public key as keygen prints it, or a file
+    /// holding one. False when one cannot be read, with the error written and <paramref name="exit"/> its exit code.
+    /// </summary>
+    internal static bool TryReadTrustedKeys(IEnumerable<string> values, string command, TextWriter stderr, List<TrustedKey> keys, out int exit)
+    {
+        exit = ExitCodes.Success;
+        foreach (string keyText in values)
+        {
+            bool isFile = File.Exists(keyText);
+            try
+            {
+                keys.Add(TrustedKey.Parse(isFile ? File.ReadAllText(keyText) : keyText));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                stderr.WriteLine($"edgerelay {command}: --trusted-key {keyText}: cannot read it: {Reason(e)}");
+                exit = ExitCodes.Failure;
+                return false;
+            }
+            catch (FormatException e)
+            {
+                // A file name is shown whole; key text is shortened (it may be a private key pasted by mistake).
+                // Base64 has no dot: with one, a file was meant.
+                string what = isFile ? keyText : keyText.Contains('.', StringComparison.Ordinal) ? $"{keyText}: no such file, and not a public key either" : Shorten(keyText);
+                stderr.WriteLine($"edgerelay {command}: --trusted-key {what}: {e.Message}");
+                exit = ExitCodes.Usage;
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>
     /// Imports the signing key; null when it is one, else what the file holds instead. The exception messages are
     /// not shown: the trimmed binary has resource keys in their place, and they would not say what to do.
     /// </summary>
-    private static string? SigningKeyProblem(string keyText, ECDsa key)
+    internal static string? SigningKeyProblem(string keyText, ECDsa key)
     {
         try
         {
@@ -301,7 +301,7 @@ internal static class ConfigCommands
         + (c.Cloud is null ? "" : $", cloud {c.Cloud.Url} with {c.Cloud.TrustedKeys.Count} trusted key(s)");
 
     /// <summary>Why a file could not be read or written, in words: in the trimmed binary, exception messages are resource keys.</summary>
-    private static string Reason(Exception e) => e switch
+    internal static string Reason(Exception e) => e switch
     {
         FileNotFoundException => "no such file",
         DirectoryNotFoundException => "no such directory",
@@ -311,7 +311,7 @@ internal static class ConfigCommands
 
     private static string Shorten(string text) => text.Length > 24 ? text[..24] + "…" : text;
 
-    private static bool TryRead(string path, string command, TextWriter stderr, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? text)
+    internal static bool TryRead(string path, string command, TextWriter stderr, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? text)
     {
         try
         {
@@ -326,13 +326,37 @@ internal static class ConfigCommands
         }
     }
 
+    /// <summary>A signed document to <c>--out</c> (replaced atomically, world-readable: it is public) with <paramref name="done"/> on
+    /// standard error, or to standard output.</summary>
+    internal static int WriteSigned(string command, string signed, Dictionary<string, List<string>> options, TextWriter stdout, TextWriter stderr,
+        Func<string, string> done)
+    {
+        if (!options.TryGetValue("--out", out List<string>? outPath))
+        {
+            stdout.WriteLine(signed);
+            return ExitCodes.Success;
+        }
+        try
+        {
+            AtomicFile.Write(outPath[^1], Encoding.ASCII.GetBytes(signed + "\n"),
+                UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"edgerelay {command}: cannot write {outPath[^1]}: {Reason(e)}");
+            return ExitCodes.Failure;
+        }
+        stderr.WriteLine(done(outPath[^1]));
+        return ExitCodes.Success;
+    }
+
     private static int Help(TextWriter stdout)
     {
         stdout.WriteLine(ConfigUsage);
         return ExitCodes.Success;
     }
 
-    private static int UsageError(TextWriter stderr, string command, string problem, string usage)
+    internal static int UsageError(TextWriter stderr, string command, string problem, string usage)
     {
         stderr.WriteLine($"edgerelay {command}: {problem}\n\n{usage}");
         return ExitCodes.Usage;
@@ -342,7 +366,7 @@ internal static class ConfigCommands
     /// Options from <paramref name="start"/> on: <paramref name="valued"/> take a value (<c>--key K</c> or
     /// <c>--key=K</c>, repeatable), <paramref name="flags"/> none; <c>--help</c> is always known; the rest are operands.
     /// </summary>
-    private static bool TryParse(string[] args, int start, string[] valued, string[] flags,
+    internal static bool TryParse(string[] args, int start, string[] valued, string[] flags,
         out Dictionary<string, List<string>> options, out List<string> rest, out string? error)
     {
         options = new Dictionary<string, List<string>>(StringComparer.Ordinal);

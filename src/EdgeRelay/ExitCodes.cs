@@ -12,4 +12,10 @@ internal static class ExitCodes
     /// <summary>config verify: the signature is not by a trusted key.</summary>
     public const int BadSignature = 3;
     public const int Usage = 64;
+
+    /// <summary>
+    /// EX_TEMPFAIL: "start me again", for a switch to another release or a rollback. The unit restarts on it
+    /// (RestartForceExitStatus=) without calling it a failure (SuccessExitStatus=).
+    /// </summary>
+    public const int Restart = 75;
 }

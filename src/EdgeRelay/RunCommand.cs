@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using EdgeRelay.Appliance.Cloud;
 using EdgeRelay.Appliance.Web;
 using EdgeRelay.Appliance.Systemd;
+using EdgeRelay.Appliance.Update;
 using EdgeRelay.Configuration;
 using EdgeRelay.Net;
 using Microsoft.Extensions.DependencyInjection;
@@ -20,10 +21,68 @@ internal static class RunCommand
     private const PosixSignal SigUsr1 = (PosixSignal)10;
     private const PosixSignal SigUsr2 = (PosixSignal)12;
 
-    public static int Run(string? configPath, TextWriter stdout, TextWriter stderr) => Run(configPath, stdout, stderr, storeCannotStart: null);
+    public static int Run(string? configPath, TextWriter stdout, TextWriter stderr)
+    {
+        RunningRelease release;
+        if (Environment.GetEnvironmentVariable(SlotSelector.SlotVariable) is { } slot)
+        {
+            // Started by the packaged binary's selector: it chose, and counted this start.
+            release = new RunningRelease(slot is "a" or "b" ? slot : null, Environment.GetEnvironmentVariable(SlotSelector.VersionVariable) ?? ThisAssembly.Version);
+        }
+        else
+        {
+            release = new RunningRelease(null, ThisAssembly.Version);
+            if (configPath is not null && SelectRelease(configPath, stderr) is { } exit)
+            {
+                return exit;
+            }
+        }
+        return Run(configPath, stdout, stderr, storeCannotStart: null, release);
+    }
+
+    /// <summary>
+    /// Runs the release that <c>stateDirectory/release/slots.json</c> names, when it names one (README, "Updates"):
+    /// this process becomes that binary (execve(2): the same PID, which systemd's Type=notify and watchdog
+    /// follow). Null: this binary, the packaged one, runs. A configuration that cannot be read is left for the
+    /// normal start to report.
+    /// </summary>
+    private static int? SelectRelease(string configPath, TextWriter stderr)
+    {
+        RelayConfiguration bootstrap;
+        try
+        {
+            bootstrap = ConfigurationReader.ReadFile(configPath);
+        }
+        catch (ConfigurationException)
+        {
+            return null;
+        }
+        var store = new SlotStore(bootstrap.StateDirectory);
+        if (!File.Exists(store.StatePath))
+        {
+            return null;
+        }
+        SlotChoice choice = SlotSelector.Choose(store, TimeProvider.System, ThisAssembly.Version, bootstrap.Cloud?.ReleaseKeys);
+        foreach (string note in choice.Notes)
+        {
+            stderr.WriteLine($"edgerelay: {note}");
+        }
+        if (choice.BinaryPath is not { } path)
+        {
+            return null;
+        }
+        stderr.WriteLine($"edgerelay: running release {choice.Version} from slot {choice.Slot}{(choice.State.Trial is { } trial ? $" (on trial, start {trial.Attempts} of {SlotSelector.MaxTrialStarts})" : "")}");
+        stderr.Flush();
+        string problem = ProcessImage.Replace(path, ["run", "--config", configPath],
+            [(SlotSelector.SlotVariable, choice.Slot!), (SlotSelector.VersionVariable, choice.Version!)]);
+        // Only reached when execve failed. The start is counted: exiting lets systemd try again, and the
+        // selector rolls back once the trial's starts are used up.
+        stderr.WriteLine($"edgerelay: cannot run {path}: {problem}");
+        return ExitCodes.Failure;
+    }
 
     /// <param name="storeCannotStart">Why the stored cloud document was tried and cannot start here: start from the bootstrap file.</param>
-    private static int Run(string? configPath, TextWriter stdout, TextWriter stderr, string? storeCannotStart)
+    private static int Run(string? configPath, TextWriter stdout, TextWriter stderr, string? storeCannotStart, RunningRelease release)
     {
         RelayConfiguration bootstrap;
         string? developmentPassword = null;
@@ -77,6 +136,10 @@ internal static class RunCommand
         builder.Services.AddSingleton<RunningConfiguration>();
         builder.Services.AddHostedService<CloudConfigurationService>();
         builder.Services.AddHostedService<SelfCheckService>();
+        var restart = new RestartRequest();
+        builder.Services.AddSingleton(restart);
+        builder.Services.AddSingleton(release);
+        builder.Services.AddHostedService<UpdateService>();
         AddSystemd(builder.Services, engineHolder);
         using IHost host = builder.Build();
 
@@ -95,7 +158,7 @@ internal static class RunCommand
             // exiting would make systemd restart into the same failure for good.
             string problem = $"version {cloudStart.Initial.Version} cannot start here: {e.Message}";
             stderr.WriteLine($"edgerelay: the last known good configuration {problem}; starting from the bootstrap file");
-            return Run(configPath, stdout, stderr, problem);
+            return Run(configPath, stdout, stderr, problem, release);
         }
         catch (ListenerBindException e)
         {
@@ -166,6 +229,11 @@ internal static class RunCommand
         catch (OperationCanceledException)
         {
             // SIGTERM while the host was still starting: stopping then is what was asked.
+        }
+        if (restart.Reason is { } reason)
+        {
+            stderr.WriteLine($"edgerelay: exiting with status {ExitCodes.Restart} to be started again: {reason}");
+            return ExitCodes.Restart;
         }
         return ExitCodes.Success;
     }

@@ -98,6 +98,13 @@ internal sealed partial class NginxServer
                         include {{InPrefix(ModeFile)}};
                     }
 
+                    # Release binaries (over-the-air updates), at ReleaseBytesPerSecond when set: slow enough that a
+                    # test can cut the power in the middle of a download.
+                    location /releases/ {
+                        include {{InPrefix(ModeFile)}};
+                        {{(_releaseBytesPerSecond is int rate ? string.Create(CultureInfo.InvariantCulture, $"limit_rate {rate};") : "")}}
+                    }
+
                     # Where RedirectToHttps points: the same files, whatever the mode.
                     location /moved/ {
                         alias {{Quote(DocumentDirectory + "/")}};

@@ -27,6 +27,8 @@ namespace EdgeRelay.Tests.Shared;
 /// </example>
 internal sealed partial class NginxServer : IAsyncDisposable
 {
+    private readonly int? _releaseBytesPerSecond;
+
     public const string NginxPath = "/usr/sbin/nginx";
     internal const string PidFileName = "nginx.pid";
     private const string ConfigFileName = "nginx.conf";
@@ -69,6 +71,7 @@ internal sealed partial class NginxServer : IAsyncDisposable
         _ownedAuthority = ownedAuthority;
         Mode = options.Mode;
         DeviceToken = options.DeviceToken;
+        _releaseBytesPerSecond = options.ReleaseBytesPerSecond;
         DocumentDirectory = Path.Combine(prefix, "www");
         Directory.CreateDirectory(DocumentDirectory);
         Directory.CreateDirectory(Path.Combine(prefix, "logs"));

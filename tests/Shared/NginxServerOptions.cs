@@ -18,4 +18,7 @@ internal sealed class NginxServerOptions
     /// ahead: a certificate not yet valid (or expired) by the real clock, as a box with a wrong clock sees a good one.
     /// </summary>
     public (DateTimeOffset NotBefore, DateTimeOffset NotAfter)? ServerCertificateValidity { get; init; }
+
+    /// <summary>When set, files under /releases/ are sent at this many bytes a second (nginx's limit_rate).</summary>
+    public int? ReleaseBytesPerSecond { get; init; }
 }

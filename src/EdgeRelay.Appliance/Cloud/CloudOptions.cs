@@ -31,6 +31,9 @@ public sealed record CloudOptions
     public Uri? ReportUrl { get; init; }
     public TimeSpan ReportInterval { get; init; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>Keys whose signature a release manifest needs (bootstrap only); null: <see cref="TrustedKeys"/>, those in force.</summary>
+    public IReadOnlyList<TrustedKey>? ReleaseKeys { get; init; }
+
     /// <summary>The box's name in reports: the host name unless configured.</summary>
     public string DeviceId { get; init; } = Environment.MachineName;
 }

@@ -21,7 +21,8 @@ public sealed record CloudReport(
     long BytesFromPeers,
     long UptimeSeconds,
     string LastPoll,
-    DateTimeOffset SentAt);
+    DateTimeOffset SentAt,
+    Web.UpdateDocument? Update = null);
 
 /// <summary>
 /// Posts a <see cref="CloudReport"/> after each applied configuration and on an interval, with the device

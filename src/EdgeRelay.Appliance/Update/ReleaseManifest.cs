@@ -75,19 +75,26 @@ public sealed record ReleaseManifest(string Version, string Rid, long Size, stri
         problem = null;
         try
         {
-            var reader = new Utf8JsonReader(payload, new JsonReaderOptions { MaxDepth = 4 });
-            using JsonDocument json = JsonDocument.ParseValue(ref reader);
+            // One JSON value and nothing after it (JsonDocument.Parse refuses trailing text).
+            using JsonDocument json = JsonDocument.Parse(payload.ToArray(), new JsonDocumentOptions { MaxDepth = 4 });
             JsonElement root = json.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
                 problem = "the release manifest is not a JSON object";
                 return null;
             }
+            var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (JsonProperty property in root.EnumerateObject())
             {
                 if (property.Name is not ("name" or "version" or "rid" or "size" or "sha256" or "binary"))
                 {
                     problem = $"the release manifest has an unknown key \"{property.Name}\"";
+                    return null;
+                }
+                if (!seen.Add(property.Name))
+                {
+                    // Two readers could take different ones of the two: a signed document means one thing only.
+                    problem = $"the release manifest has the key \"{property.Name}\" twice";
                     return null;
                 }
             }

@@ -42,6 +42,7 @@ public sealed class ReleaseUpdater : IAsyncDisposable
     private Task _task = Task.CompletedTask;
     private Task _trial = Task.CompletedTask;
     private UpdateStatus _status;
+    private int _disposed;
 
     public ReleaseUpdater(SlotStore store, RunningRelease running, string rid, HttpClient http, Action<HttpRequestMessage> authorize,
         Func<IReadOnlyList<TrustedKey>> releaseKeys, IUpdateHost host, StatusModel model, TimeProvider time, ILogger logger)
@@ -100,7 +101,15 @@ public sealed class ReleaseUpdater : IAsyncDisposable
         {
             while (_time.GetElapsedTime(started) < healthTimeout)
             {
-                problem = await _host.CheckHealthAsync(cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    problem = await _host.CheckHealthAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    // A check that throws is a check that did not pass; the trial goes on until its time is up.
+                    problem = $"the health check failed: {CloudHttp.Describe(e)}";
+                }
                 if (problem is null)
                 {
                     Commit(trial);
@@ -116,10 +125,18 @@ public sealed class ReleaseUpdater : IAsyncDisposable
         }
         string previous = trial.PreviousVersion ?? "the packaged binary";
         UpdateLog.RollingBack(_logger, trial.Version, trial.Slot, (int)healthTimeout.TotalSeconds, problem, previous);
-        SlotState state = _store.Load(out _);
-        if (state.Trial?.Slot == trial.Slot)
+        try
         {
-            _store.Save(SlotSelector.RollBack(state, $"not healthy within {(int)healthTimeout.TotalSeconds} s: {problem}", _time));
+            SlotState state = _store.Load(out _);
+            if (state.Trial?.Slot == trial.Slot)
+            {
+                _store.Save(SlotSelector.RollBack(state, $"not healthy within {(int)healthTimeout.TotalSeconds} s: {problem}", _time));
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The restart still happens: the selector counts it as another start of the trial, and rolls back after the last.
+            UpdateLog.RollbackNotSaved(_logger, trial.Version, e.Message);
         }
         _host.Restart($"rolling back release {trial.Version}");
     }
@@ -131,6 +148,7 @@ public sealed class ReleaseUpdater : IAsyncDisposable
         {
             return;
         }
+        // Not caught: a commit that cannot be written is a trial that goes on (the next starts count), which is what it is.
         _store.Save(state with { Trial = null, CurrentVersion = trial.Version });
         UpdateLog.Committed(_logger, trial.Version, trial.Slot, trial.PreviousVersion ?? "the packaged binary");
         _model.Clear(StatusReasons.Updating);
@@ -181,7 +199,18 @@ public sealed class ReleaseUpdater : IAsyncDisposable
         {
             while (!cancellationToken.IsCancellationRequested)
             {
-                Attempt attempt = await TryAsync(target, cancellationToken).ConfigureAwait(false);
+                Attempt attempt;
+                try
+                {
+                    attempt = await TryAsync(target, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    // A full state partition, a file that cannot be replaced, a bug: said, and tried again, never a silent end
+                    // with the LEDs saying "updating" for good. Nothing is switched before the last step, so nothing is half done.
+                    _host.CancelDrain();
+                    attempt = new Attempt(Outcome.Retry, $"the update stopped: {CloudHttp.Describe(e)}");
+                }
                 switch (attempt.Outcome)
                 {
                     case Outcome.Nothing:
@@ -206,6 +235,8 @@ public sealed class ReleaseUpdater : IAsyncDisposable
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+            // Another target, or none: a drain this target began ends with it (the next target drains again if it must).
+            _host.CancelDrain();
             _model.Clear(StatusReasons.Updating);
         }
     }
@@ -222,7 +253,7 @@ public sealed class ReleaseUpdater : IAsyncDisposable
 
     private async Task<Attempt> TryAsync(UpdateTarget target, CancellationToken cancellationToken)
     {
-        if (target.Version == _running.Version)
+        if (SameVersion(target.Version, _running.Version))
         {
             return new Attempt(Outcome.Nothing);
         }
@@ -252,7 +283,7 @@ public sealed class ReleaseUpdater : IAsyncDisposable
         {
             return new Attempt(Outcome.Refused, problem);
         }
-        if (manifest.Version != target.Version)
+        if (!SameVersion(manifest.Version, target.Version))
         {
             return new Attempt(Outcome.Refused, $"the manifest at {target.ManifestUrl.GetLeftPart(UriPartial.Path)} is of version {manifest.Version}, not {target.Version}");
         }
@@ -273,25 +304,26 @@ public sealed class ReleaseUpdater : IAsyncDisposable
         try
         {
             _store.Prepare(slot, manifest);
-            problem = await ReleaseDownloader.DownloadAsync(_http, binaryUrl, manifest, part, _authorize,
+            DownloadResult download = await ReleaseDownloader.DownloadAsync(_http, binaryUrl, manifest, part, _authorize,
                 bytes => SetStatus(s => s with { DownloadedBytes = bytes }, notify: false), cancellationToken).ConfigureAwait(false);
+            if (download.Problem is not null)
+            {
+                // A hash or a length that is not the manifest's is the release's fault, not the network's: not fetched again.
+                return new Attempt(download.Refused ? Outcome.Refused : Outcome.Retry, download.Problem);
+            }
         }
         catch (Exception e) when (e is HttpRequestException or IOException or UnauthorizedAccessException
             || e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
-            problem = $"the download stopped: {CloudHttp.Describe(e)} (it resumes at the next try)";
-        }
-        if (problem is not null)
-        {
-            // A hash or a length that is not the manifest's is the release's fault, not the network's.
-            return new Attempt(problem.Contains("refused", StringComparison.Ordinal) ? Outcome.Refused : Outcome.Retry, problem);
-        }
-        if (await _host.TryRunAsync(part, cancellationToken).ConfigureAwait(false) is { } cannotRun)
-        {
-            File.Delete(part);
-            return new Attempt(Outcome.Refused, $"release {manifest.Version} does not run on this box: {cannotRun}");
+            return new Attempt(Outcome.Retry, $"the download stopped: {CloudHttp.Describe(e)} (it resumes at the next try)");
         }
         _store.Install(slot, document, part);
+        // Before anything names the slot: a binary of another architecture, or not a binary at all, stops here.
+        if (await _host.TryRunAsync(_store.BinaryPath(slot), cancellationToken).ConfigureAwait(false) is { } cannotRun)
+        {
+            _store.Prepare(slot, manifest);
+            return new Attempt(Outcome.Refused, $"release {manifest.Version} does not run on this box: {cannotRun}");
+        }
 
         if (target.Window is { } window && !window.Contains(_time.GetUtcNow()))
         {
@@ -306,7 +338,8 @@ public sealed class ReleaseUpdater : IAsyncDisposable
             _host.CancelDrain();
             return new Attempt(Outcome.Retry, "the slots changed while the release was prepared");
         }
-        _store.Save(new SlotState(slot, manifest.Version, new SlotTrial(slot, manifest.Version, now.Current, _running.Version, 0, _time.GetUtcNow()), now.Failed));
+        _store.Save(new SlotState(slot, manifest.Version, new SlotTrial(slot, manifest.Version, now.Current, _running.Version, 0, _time.GetUtcNow()), now.Failed,
+            _running.Slot is null ? _running.Version : now.PackagedVersion));
         UpdateLog.Switching(_logger, manifest.Version, slot, _running.Version);
         SetStatus(s => s with { Phase = UpdatePhase.Switching });
         _host.Restart($"switching to release {manifest.Version}");
@@ -317,10 +350,16 @@ public sealed class ReleaseUpdater : IAsyncDisposable
     {
         try
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, url);
-            _authorize(request);
-            request.Headers.CacheControl = new CacheControlHeaderValue { NoCache = true };
-            using HttpResponseMessage response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            (HttpResponseMessage? answer, string? redirectProblem) = await ReleaseDownloader.SendAsync(_http, url, request =>
+            {
+                _authorize(request);
+                request.Headers.CacheControl = new CacheControlHeaderValue { NoCache = true };
+            }, cancellationToken).ConfigureAwait(false);
+            if (answer is null)
+            {
+                return (null, redirectProblem);
+            }
+            using HttpResponseMessage response = answer;
             if (!response.IsSuccessStatusCode)
             {
                 return (null, $"HTTP {(int)response.StatusCode} {response.ReasonPhrase} for the manifest {url.GetLeftPart(UriPartial.Path)}");
@@ -344,6 +383,10 @@ public sealed class ReleaseUpdater : IAsyncDisposable
         }
     }
 
+    /// <summary>"1.4" and "1.4.0" are one version; text that is not a version is compared as text.</summary>
+    private static bool SameVersion(string a, string b) =>
+        ReleaseVersion.TryParse(a, out ReleaseVersion x) && ReleaseVersion.TryParse(b, out ReleaseVersion y) ? x.CompareTo(y) == 0 : a == b;
+
     /// <summary>Whether <paramref name="candidate"/> is a newer version than <paramref name="than"/>; a version that cannot be read is never newer.</summary>
     private static bool IsNewer(string candidate, string than) =>
         ReleaseVersion.TryParse(candidate, out ReleaseVersion a) && (!ReleaseVersion.TryParse(than, out ReleaseVersion b) || a > b);
@@ -364,6 +407,10 @@ public sealed class ReleaseUpdater : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _task.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await _trial.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);

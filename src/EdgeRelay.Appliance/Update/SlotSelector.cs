@@ -24,7 +24,12 @@ public static class SlotSelector
     /// <summary>Set for the release a slot runs: its slot letter, so that it does not choose again and knows which trial is its own.</summary>
     public const string SlotVariable = "EDGERELAY_SLOT";
 
-    public static SlotChoice Choose(SlotStore store, TimeProvider time)
+    /// <summary>Set with <see cref="SlotVariable"/>: the version of the slot's verified manifest, the version the release runs as.</summary>
+    public const string VersionVariable = "EDGERELAY_RELEASE_VERSION";
+
+    /// <param name="packagedVersion">This binary's version: a package upgraded since the last switch to a slot wins over an older slot.</param>
+    /// <param name="releaseKeys">The bootstrap file's <c>cloud.releaseKeys</c>: when set, a slot's manifest must be signed by one of them.</param>
+    public static SlotChoice Choose(SlotStore store, TimeProvider time, string packagedVersion, IReadOnlyList<Cloud.TrustedKey>? releaseKeys = null)
     {
         var notes = new List<string>();
         SlotState state = store.Load(out string? problem);
@@ -45,9 +50,17 @@ public static class SlotSelector
                 chosen = state with { Trial = trial with { Attempts = trial.Attempts + 1 } };
             }
         }
+        if (chosen is { Current: { } current, Trial: null } && chosen.PackagedVersion != packagedVersion
+            && ReleaseVersion.TryParse(packagedVersion, out ReleaseVersion packaged) && ReleaseVersion.TryParse(chosen.CurrentVersion, out ReleaseVersion inSlot)
+            && packaged >= inSlot)
+        {
+            // The package was upgraded (apt, a new image) past what the cloud installed: the newer binary runs.
+            notes.Add($"the packaged binary {packagedVersion} is installed since slot {current}'s {chosen.CurrentVersion} was switched to, and is not older: it runs");
+            chosen = chosen with { Current = null, CurrentVersion = null, PackagedVersion = packagedVersion };
+        }
         while (chosen.Current is { } slot)
         {
-            if (store.Verify(slot, out string? damaged) is { } manifest)
+            if (store.Verify(slot, releaseKeys, out string? damaged) is { } manifest)
             {
                 return Save(store, state, chosen, new SlotChoice(slot, manifest.Version, store.BinaryPath(slot), chosen, notes));
             }
@@ -64,7 +77,8 @@ public static class SlotSelector
     public static SlotState RollBack(SlotState state, string reason, TimeProvider time)
     {
         SlotTrial trial = state.Trial ?? throw new InvalidOperationException("no release is on trial");
-        return new SlotState(trial.Previous, trial.PreviousVersion, null, [.. state.Failed, new FailedRelease(trial.Version, reason, time.GetUtcNow())]);
+        return new SlotState(trial.Previous, trial.PreviousVersion, null, [.. state.Failed, new FailedRelease(trial.Version, reason, time.GetUtcNow())],
+            state.PackagedVersion);
     }
 
     private static SlotChoice Save(SlotStore store, SlotState loaded, SlotState chosen, SlotChoice choice)

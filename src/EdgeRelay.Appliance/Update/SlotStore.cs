@@ -17,13 +17,16 @@ public sealed record SlotTrial(string Slot, string Version, string? Previous, st
 /// <summary>
 /// Which binary runs: <see cref="Current"/> is slot "a" or "b", or null for the packaged binary (the one
 /// the Debian package or the image installed, which is never overwritten and so always bootable).
+/// <see cref="PackagedVersion"/> is the packaged binary's version when a slot was last switched to: a package
+/// upgraded since then (apt) is seen by the slot selector.
 /// </summary>
-public sealed record SlotState(string? Current, string? CurrentVersion, SlotTrial? Trial, IReadOnlyList<FailedRelease> Failed)
+public sealed record SlotState(string? Current, string? CurrentVersion, SlotTrial? Trial, IReadOnlyList<FailedRelease> Failed, string? PackagedVersion = null)
 {
     public static SlotState Packaged { get; } = new(null, null, null, []);
 
     /// <summary>Whether <paramref name="version"/> failed here before.</summary>
-    public FailedRelease? FailureOf(string version) => Failed.LastOrDefault(f => f.Version == version);
+    public FailedRelease? FailureOf(string version) => Failed.LastOrDefault(f => ReleaseVersion.TryParse(f.Version, out ReleaseVersion failed)
+        && ReleaseVersion.TryParse(version, out ReleaseVersion asked) ? failed.CompareTo(asked) == 0 : f.Version == version);
 }
 
 /// <summary>
@@ -83,7 +86,7 @@ public sealed class SlotStore
                 return SlotState.Packaged;
             }
             return new SlotState(record.Current, record.CurrentVersion, record.Trial,
-                record.Failed?.Where(f => f is { Version: not null, Reason: not null }).ToList() ?? []);
+                record.Failed?.Where(f => f is { Version: not null, Reason: not null }).ToList() ?? [], record.PackagedVersion);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
         {
@@ -96,7 +99,7 @@ public sealed class SlotStore
     public void Save(SlotState state)
     {
         System.IO.Directory.CreateDirectory(Directory);
-        var record = new SlotRecord(1, state.Current, state.CurrentVersion, state.Trial, state.Failed.TakeLast(MaxFailed).ToList());
+        var record = new SlotRecord(1, state.Current, state.CurrentVersion, state.Trial, state.Failed.TakeLast(MaxFailed).ToList(), state.PackagedVersion);
         AtomicFile.Write(StatePath, JsonSerializer.SerializeToUtf8Bytes(record, SlotJsonContext.Default.SlotRecord));
     }
 
@@ -141,7 +144,14 @@ public sealed class SlotStore
     /// The manifest <paramref name="slot"/> was installed from, when its binary is whole: the size and SHA-256
     /// the manifest names. Null and <paramref name="problem"/> otherwise. Never throws.
     /// </summary>
-    public ReleaseManifest? Verify(string slot, out string? problem)
+    public ReleaseManifest? Verify(string slot, out string? problem) => Verify(slot, null, out problem);
+
+    /// <summary>
+    /// As <see cref="Verify(string, out string?)"/>, and with <paramref name="releaseKeys"/> the manifest's signature is checked
+    /// again: the slots are the relay's user's to write, the keys (in the bootstrap file, root's) are not, so a relay that
+    /// was broken into cannot leave a binary of its own to be started.
+    /// </summary>
+    public ReleaseManifest? Verify(string slot, IReadOnlyList<TrustedKey>? releaseKeys, out string? problem)
     {
         try
         {
@@ -150,11 +160,21 @@ public sealed class SlotStore
                 problem = $"slot {slot} holds no complete release";
                 return null;
             }
-            // The signature was checked when the release was installed; here the question is whether the bytes survived.
-            if (!SignedDocument.TryReadPayloadUnverified(File.ReadAllText(ManifestPath(slot)), out byte[] payload)
-                || ReleaseManifest.TryParse(payload, out problem) is not { } manifest)
+            string document = File.ReadAllText(ManifestPath(slot));
+            ReleaseManifest? manifest;
+            if (releaseKeys is null)
             {
-                problem = $"slot {slot}: its manifest is damaged";
+                // The signature was checked when the release was installed; here the question is whether the bytes survived.
+                manifest = SignedDocument.TryReadPayloadUnverified(document, out byte[] payload) ? ReleaseManifest.TryParse(payload, out _) : null;
+                problem = manifest is null ? $"slot {slot}: its manifest is damaged" : null;
+            }
+            else
+            {
+                manifest = ReleaseManifest.Verify(document, releaseKeys, out problem, out _);
+                problem = problem is null ? null : $"slot {slot}: {problem}";
+            }
+            if (manifest is null)
+            {
                 return null;
             }
             using FileStream stream = File.OpenRead(BinaryPath(slot));
@@ -177,7 +197,8 @@ public sealed class SlotStore
         Slots.Contains(slot) ? slot : throw new ArgumentOutOfRangeException(nameof(slot), slot, "a slot is \"a\" or \"b\"");
 }
 
-internal sealed record SlotRecord(int Format, string? Current, string? CurrentVersion, SlotTrial? Trial, IReadOnlyList<FailedRelease>? Failed);
+internal sealed record SlotRecord(int Format, string? Current, string? CurrentVersion, SlotTrial? Trial, IReadOnlyList<FailedRelease>? Failed,
+    string? PackagedVersion = null);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]
 [JsonSerializable(typeof(SlotRecord))]

@@ -27,4 +27,7 @@ internal static partial class UpdateLog
 
     [LoggerMessage(EventId = 8, Level = LogLevel.Error, Message = "release {Version} was rolled back on this box ({Reason}); it is not tried again until the cloud names a newer version")]
     public static partial void RolledBack(ILogger logger, string version, string reason);
+
+    [LoggerMessage(EventId = 9, Level = LogLevel.Error, Message = "release {Version}: the rollback cannot be written ({Problem}); restarting, and the slot selector rolls back after the trial's last start")]
+    public static partial void RollbackNotSaved(ILogger logger, string version, string problem);
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using EdgeRelay.Appliance.Clock;
+using EdgeRelay.Appliance.Update;
 using EdgeRelay.Appliance.Status;
 using EdgeRelay.Net;
 using EdgeRelay.Turn;
@@ -19,7 +20,7 @@ public static class PrometheusMetrics
     public const string ContentType = "text/plain; version=0.0.4; charset=utf-8";
 
     public static string Write(RelayEngine engine, ApplianceStatus status, long uptimeSeconds, string version, ConfigurationDocument? configuration = null,
-        ClockStatus? clock = null)
+        ClockStatus? clock = null, UpdateStatus? update = null)
     {
         var text = new StringBuilder(4096);
         TurnCounters c = engine.Server.Counters;
@@ -33,6 +34,19 @@ public static class PrometheusMetrics
                 "When the configuration endpoint last answered with a good document or a 304 (Unix seconds).", ("", contact.ToUnixTimeSeconds()));
         }
 
+        if (update is not null)
+        {
+            // The versions a fleet runs are few and chosen by its operator: a label, not an unbounded set.
+            Metric(text, "edgerelay_update_info", "gauge", "The release that runs (its slot: a, b, or packaged) and the phase of an update (1 for the current combination).",
+                ($"running_version=\"{Escape(update.RunningVersion)}\",slot=\"{update.Slot ?? "packaged"}\",phase=\"{UpdateStatus.PhaseName(update.Phase)}\"", 1L));
+            Metric(text, "edgerelay_update_rolled_back", "gauge", "1 while the newest rollback on this box is of a version newer than the running one (D13).",
+                ("", status.Reasons.Any(r => r == StatusReasons.UpdateRolledBack) ? 1L : 0L));
+            if (update.Size is long size)
+            {
+                Metric(text, "edgerelay_update_download_bytes", "gauge", "Bytes of the update's binary downloaded so far, of edgerelay_update_size_bytes.", ("", update.DownloadedBytes ?? 0));
+                Metric(text, "edgerelay_update_size_bytes", "gauge", "The size of the update's binary, from its signed manifest.", ("", size));
+            }
+        }
         if (clock is not null)
         {
             Metric(text, "edgerelay_clock_synchronised", "gauge",

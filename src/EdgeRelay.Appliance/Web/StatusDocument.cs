@@ -36,7 +36,20 @@ public sealed record StatusDocument
 
     /// <summary>Whether the clock can be trusted (a Pi has no battery-backed clock); null when the box does not check it.</summary>
     public ClockDocument? Clock { get; init; }
+
+    /// <summary>The software: the release that runs and where an update stands; null when the box takes no updates (no cloud).</summary>
+    public UpdateDocument? Update { get; init; }
 }
+
+/// <summary>
+/// The release that runs (<paramref name="RunningVersion"/>, its <paramref name="Slot"/>: "a", "b", or null for the
+/// packaged binary), the <paramref name="Phase"/> of an update (idle, downloading, waiting-for-window, draining,
+/// switching, trial, refused, retrying) towards <paramref name="Target"/>, why it stopped, and the last rollback.
+/// </summary>
+public sealed record UpdateDocument(string RunningVersion, string? Slot, string Phase, string? Target, long? DownloadedBytes, long? Size,
+    string? Problem, FailedReleaseDocument? LastFailure);
+
+public sealed record FailedReleaseDocument(string Version, string Reason, DateTimeOffset At);
 
 /// <summary>
 /// The clock: the kernel's <paramref name="State"/> ("synchronised", "unsynchronised", "unknown"), whether it is

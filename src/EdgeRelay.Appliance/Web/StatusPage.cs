@@ -1,4 +1,5 @@
 using EdgeRelay.Appliance.Clock;
+using EdgeRelay.Appliance.Update;
 using EdgeRelay.Appliance.Cloud;
 using EdgeRelay.Appliance.Diagnostics;
 using EdgeRelay.Appliance.Leds;
@@ -53,6 +54,9 @@ public sealed record StatusPageOptions
 
     /// <summary>What the box knows about its clock, read on every request; null: not checked (the page says so).</summary>
     public Func<ClockStatus>? Clock { get; init; }
+
+    /// <summary>Where the software stands, read on every request; null: the box takes no updates.</summary>
+    public Func<UpdateStatus>? Update { get; init; }
 
     /// <summary>Names besides IP literals and localhost that the page answers to in the Host header.</summary>
     public IReadOnlyList<string> HostNames { get; init; } = [];
@@ -140,7 +144,7 @@ public sealed class StatusPage : IAsyncDisposable
         app.MapGet("/api/status", () => Results.Json(Document(), StatusJsonContext.Default.StatusDocument));
         app.MapGet("/metrics", () => Results.Text(
             PrometheusMetrics.Write(_engine, _model.Current, (long)(_time.GetUtcNow() - _startedAt).TotalSeconds, Volatile.Read(ref _options).Version,
-                DescribeConfiguration(Volatile.Read(ref _options)), Volatile.Read(ref _options).Clock?.Invoke()),
+                DescribeConfiguration(Volatile.Read(ref _options)), Volatile.Read(ref _options).Clock?.Invoke(), Volatile.Read(ref _options).Update?.Invoke()),
             PrometheusMetrics.ContentType));
         app.MapPost("/api/identify", (HttpContext context) =>
         {
@@ -338,8 +342,13 @@ public sealed class StatusPage : IAsyncDisposable
             AlternateServers = _engine.Server.Options.AlternateServers.Select(a => a.ToString()).ToList(),
             SelfCheck = options.SelfCheck?.Invoke() is { } selfCheck ? DescribeSelfCheck(selfCheck.Last, AdvertisedAddress()) : null,
             Clock = options.Clock?.Invoke() is { } clock ? DescribeClock(clock) : null,
+            Update = options.Update?.Invoke() is { } update ? DescribeUpdate(update) : null,
         };
     }
+
+    public static UpdateDocument DescribeUpdate(UpdateStatus update) => new(update.RunningVersion, update.Slot, UpdateStatus.PhaseName(update.Phase),
+        update.Target, update.DownloadedBytes, update.Size, update.Problem,
+        update.LastFailure is { } failed ? new FailedReleaseDocument(failed.Version, failed.Reason, failed.At) : null);
 
     private static ClockDocument DescribeClock(ClockStatus clock) => new(
         clock.State.ToString().ToLowerInvariant(), clock.Trusted, clock.MaxErrorSeconds, clock.CloudDateOffsetSeconds, clock.Source, clock.TimeSource,

@@ -82,6 +82,7 @@ internal static class StatusPageHtml
     <tr><td>Cloud</td><td id="cloud"></td></tr>
     <tr><td>Certificates</td><td id="certificates"></td></tr>
     <tr><td>Clock</td><td id="clock"></td></tr>
+    <tr><td>Software</td><td id="update"></td></tr>
   </table></section>
   <section id="selfcheck-section"><h2>Network self-check</h2><table>
     <tr><td>Verdict</td><td id="selfcheck"></td></tr>
@@ -156,6 +157,11 @@ async function refresh() {
     text('clock', !k ? 'not checked' : `${k.trusted ? 'trusted' : 'NOT TRUSTED'}: ${k.detail}`
       + (k.cloudDateOffsetSeconds == null ? '' : ` (cloud Date offset ${k.cloudDateOffsetSeconds} s)`)
       + (k.maxErrorSeconds == null ? '' : ` (max. error ${k.maxErrorSeconds} s)`) + `; source ${k.source}`);
+    const u = s.update;
+    text('update', !u ? `${s.version} (no updates without a cloud)` : `${u.runningVersion} (${u.slot ? 'slot ' + u.slot : 'packaged'})`
+      + (u.phase === 'idle' ? '' : `; update to ${u.target}: ${u.phase}`)
+      + (u.size ? ` (${Math.floor(100 * (u.downloadedBytes || 0) / u.size)} % downloaded)` : '') + (u.problem ? `: ${u.problem}` : '')
+      + (u.lastFailure ? `; ${u.lastFailure.version} was rolled back: ${u.lastFailure.reason}` : ''));
     text('certificates', s.certificates.length ? s.certificates.map(c => `${c.subject}: ${c.daysLeft} days left`).join('; ') : 'none (no TLS listener)');
     text('ice', JSON.stringify(s.iceServers.map(i => ({ urls: i.urls, username: '…', credential: '…' })), null, 2));
     list('errors', s.lastErrors.length ? s.lastErrors : ['none']);

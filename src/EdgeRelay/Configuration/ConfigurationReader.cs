@@ -1,6 +1,7 @@
 using EdgeRelay.Appliance.Cloud;
 using EdgeRelay.Appliance.Diagnostics;
 using EdgeRelay.Appliance.Leds;
+using EdgeRelay.Appliance.Update;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -72,7 +73,7 @@ public static class ConfigurationReader
     private static RelayConfiguration Read(JsonElement root, ConfigurationOrigin origin, out CloudOverrides overrides)
     {
         var top = new JsonSection(root, "", "realm", "listeners", "relay", "auth", "peers", "status", "leds", "limits", "engine", "stateDirectory", "logLevel",
-            "version", "cloud", "natDiscovery", "selfCheck", "alternateServers", "time");
+            "version", "cloud", "natDiscovery", "selfCheck", "alternateServers", "time", "update");
         overrides = new CloudOverrides(null, null);
         CloudOptions? cloud = null;
         if (top.TryGet("cloud", out JsonElement cloudElement))
@@ -114,6 +115,11 @@ public static class ConfigurationReader
         IReadOnlyList<IPEndPoint> alternateServers = ReadAlternateServers(top, listeners);
         SelfCheckSection selfCheck = top.TryGet("selfCheck", out JsonElement selfCheckElement) ? ReadSelfCheck(selfCheckElement) : new SelfCheckSection();
         TimeSection time = top.TryGet("time", out JsonElement timeElement) ? ReadTime(timeElement) : new TimeSection();
+        UpdateTarget? update = top.TryGet("update", out JsonElement updateElement) ? ReadUpdate(updateElement) : null;
+        if (update is not null && origin == ConfigurationOrigin.Bootstrap && cloud is null)
+        {
+            throw new ConfigurationException("update: needs a cloud section: releases come from the cloud's hosts, checked with its keys (cloud.releaseKeys)");
+        }
         if (relay.ExternalAddressAuto && !selfCheck.Enabled)
         {
             throw new ConfigurationException(
@@ -150,6 +156,7 @@ public static class ConfigurationReader
             NatDiscovery = natDiscovery,
             SelfCheck = selfCheck,
             Time = time,
+            Update = update,
             AlternateServers = alternateServers,
             Leds = leds,
             StateDirectory = stateDirectory,
@@ -163,7 +170,7 @@ public static class ConfigurationReader
     public const int MinDeviceTokenLength = 16;
 
     private static readonly string[] CloudKeys = ["url", "trustedKeys", "deviceToken", "pollIntervalSeconds", "timeoutSeconds", "maxBackoffSeconds",
-        "maxDocumentBytes", "caCertificate", "reportUrl", "reportIntervalSeconds", "deviceId"];
+        "maxDocumentBytes", "caCertificate", "reportUrl", "reportIntervalSeconds", "deviceId", "releaseKeys"];
 
     private static CloudOptions ReadCloud(JsonElement element)
     {
@@ -178,7 +185,7 @@ public static class ConfigurationReader
         {
             throw section.Invalid("url", url, "an https:// URL, e.g. \"https://config.example.com/boxes/venue-12.jws\"");
         }
-        IReadOnlyList<TrustedKey> keys = ReadTrustedKeys(section)
+        IReadOnlyList<TrustedKey> keys = ReadTrustedKeys(section, "trustedKeys")
             ?? throw new ConfigurationException("cloud.trustedKeys: missing: expected the public keys whose signature is accepted (`edgerelay keygen` prints one)");
         string? token = section.GetString("deviceToken");
         if (token is not null && (token.Length < MinDeviceTokenLength || token.Any(c => char.IsControl(c) || char.IsWhiteSpace(c))))
@@ -221,6 +228,7 @@ public static class ConfigurationReader
             ReportUrl = reportUrl,
             ReportInterval = ReadSeconds(section, "reportIntervalSeconds", 10, 86400) ?? defaults.ReportInterval,
             DeviceId = deviceId ?? defaults.DeviceId,
+            ReleaseKeys = ReadTrustedKeys(section, "releaseKeys"),
         };
     }
 
@@ -238,19 +246,19 @@ public static class ConfigurationReader
             }
         }
         var section = new JsonSection(element, "cloud", "trustedKeys", "pollIntervalSeconds");
-        return new CloudOverrides(ReadTrustedKeys(section), ReadSeconds(section, "pollIntervalSeconds", 1, 86400));
+        return new CloudOverrides(ReadTrustedKeys(section, "trustedKeys"), ReadSeconds(section, "pollIntervalSeconds", 1, 86400));
     }
 
-    private static IReadOnlyList<TrustedKey>? ReadTrustedKeys(JsonSection section)
+    private static IReadOnlyList<TrustedKey>? ReadTrustedKeys(JsonSection section, string key)
     {
-        if (!section.TryGet("trustedKeys", out _))
+        if (!section.TryGet(key, out _))
         {
             return null;
         }
-        IReadOnlyList<string> texts = section.GetStringArray("trustedKeys");
+        IReadOnlyList<string> texts = section.GetStringArray(key);
         if (texts.Count == 0)
         {
-            throw new ConfigurationException("cloud.trustedKeys: empty: expected at least one public key, or no document could ever be accepted");
+            throw new ConfigurationException($"cloud.{key}: empty: expected at least one public key, or no {(key == "trustedKeys" ? "document" : "release")} could ever be accepted");
         }
         var keys = new List<TrustedKey>();
         for (int i = 0; i < texts.Count; i++)
@@ -261,7 +269,7 @@ public static class ConfigurationReader
             }
             catch (FormatException e)
             {
-                throw new ConfigurationException($"cloud.trustedKeys[{i}]: not valid: {e.Message}");
+                throw new ConfigurationException($"cloud.{key}[{i}]: not valid: {e.Message}");
             }
         }
         return keys;
@@ -580,6 +588,39 @@ public static class ConfigurationReader
             IntervalSeconds = section.GetInt32("intervalSeconds", 30, 86400) ?? 900,
             TimeoutSeconds = section.GetInt32("timeoutSeconds", 1, 30) ?? 2,
         };
+    }
+
+    /// <summary>
+    /// update: the release the box should run (README, "Updates"). The manifest is fetched over https only:
+    /// it is signed, but the device token may go with it and a downgrade of the channel is a sign of trouble.
+    /// </summary>
+    private static UpdateTarget ReadUpdate(JsonElement element)
+    {
+        var section = new JsonSection(element, "update", "version", "manifestUrl", "allowDowngrade", "healthTimeoutSeconds", "window", "drainSeconds");
+        string version = section.GetString("version") ?? throw new ConfigurationException("update.version: missing: expected the release's version, e.g. \"1.4.2\"");
+        if (!ReleaseVersion.TryParse(version, out _))
+        {
+            throw section.Invalid("version", version, "numbers joined by dots, e.g. \"1.4.2\"");
+        }
+        string url = section.GetString("manifestUrl") ?? throw new ConfigurationException("update.manifestUrl: missing: expected the https:// URL of the release's signed manifest");
+        if (!Uri.TryCreate(url, UriKind.Absolute, out Uri? manifestUrl) || manifestUrl.Scheme != Uri.UriSchemeHttps || !string.IsNullOrEmpty(manifestUrl.UserInfo))
+        {
+            throw section.Invalid("manifestUrl", url, "an https:// URL without user name or password, e.g. \"https://releases.example.com/edgerelay-1.4.2-linux-arm64.jws\"");
+        }
+        UpdateWindow? window = null;
+        if (section.GetString("window") is string windowText)
+        {
+            string[] parts = windowText.Split('-');
+            if (parts.Length != 2 || !TimeOnly.TryParseExact(parts[0], "HH:mm", CultureInfo.InvariantCulture, DateTimeStyles.None, out TimeOnly start)
+                || !TimeOnly.TryParseExact(parts[1], "HH:mm", CultureInfo.InvariantCulture, DateTimeStyles.None, out TimeOnly end) || start == end)
+            {
+                throw section.Invalid("window", windowText, "two different UTC times HH:MM-HH:MM, e.g. \"02:00-05:00\" (it may wrap midnight: \"23:00-04:00\")");
+            }
+            window = new UpdateWindow(start, end);
+        }
+        return new UpdateTarget(version, manifestUrl, section.GetBoolean("allowDowngrade") ?? false,
+            ReadSeconds(section, "healthTimeoutSeconds", 30, 3600) ?? TimeSpan.FromSeconds(180), window,
+            TimeSpan.FromSeconds(section.GetInt32("drainSeconds", 0, 86400) ?? 600));
     }
 
     /// <summary>At most this many NTP servers: timesyncd tries them in turn, and a list this long is a mistake.</summary>

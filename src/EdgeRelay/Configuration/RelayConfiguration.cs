@@ -1,5 +1,6 @@
 using EdgeRelay.Appliance.Cloud;
 using EdgeRelay.Appliance.Leds;
+using EdgeRelay.Appliance.Update;
 using System.Net;
 using Microsoft.Extensions.Logging;
 
@@ -33,6 +34,9 @@ public sealed record RelayConfiguration
     public SelfCheckSection SelfCheck { get; init; } = new();
     /// <summary>The clock: NTP servers for systemd-timesyncd, and whether an unsynchronised clock is a reason (D11).</summary>
     public TimeSection Time { get; init; } = new();
+
+    /// <summary>The release the cloud wants this box to run; null: none named, the running one stays.</summary>
+    public UpdateTarget? Update { get; init; }
     public string StateDirectory { get; init; } = "/var/lib/edgerelay";
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
 

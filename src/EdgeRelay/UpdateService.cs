@@ -1,0 +1,212 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Runtime.InteropServices;
+using EdgeRelay.Appliance.Cloud;
+using EdgeRelay.Appliance.Diagnostics;
+using EdgeRelay.Appliance.Status;
+using EdgeRelay.Appliance.Update;
+using EdgeRelay.Net;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace EdgeRelay;
+
+/// <summary>Set when the process is to end so that systemd starts it again (exit status <see cref="ExitCodes.Restart"/>), and why.</summary>
+internal sealed class RestartRequest
+{
+    private string? _reason;
+
+    public string? Reason => Volatile.Read(ref _reason);
+
+    public void Set(string reason) => Interlocked.CompareExchange(ref _reason, reason, null);
+}
+
+/// <summary>
+/// Software updates from the cloud (README, "Updates"): runs the <see cref="ReleaseUpdater"/> on the
+/// configuration's <c>update</c> section, and is its host: the window, the drain, the restart, the health of
+/// a release on trial (listeners bound and a self-probe of a relay through this box), and whether a
+/// downloaded binary runs here at all.
+/// </summary>
+internal sealed class UpdateService(
+    CloudStart start, RunningRelease release, RelayEngine engine, ApplianceService appliance, RunningConfiguration running,
+    RestartRequest restart, IHostApplicationLifetime lifetime, ILoggerFactory loggerFactory) : IHostedService, IUpdateHost
+{
+    /// <summary>A --version that takes longer than this does not run well enough to be switched to.</summary>
+    private static readonly TimeSpan TryRunLimit = TimeSpan.FromSeconds(20);
+
+    private readonly ILogger _logger = loggerFactory.CreateLogger("EdgeRelay.Update");
+    private ReleaseUpdater? _updater;
+    private HttpClient? _http;
+    private int _drainingForUpdate;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (start.Bootstrap.Cloud is not { } cloud)
+        {
+            return Task.CompletedTask;
+        }
+        _http = new HttpClient(CloudHttp.CreateHandler(cloud), disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
+        _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("edgerelay", ThisAssembly.Version));
+        _updater = new ReleaseUpdater(new SlotStore(start.Bootstrap.StateDirectory), release, ThisRid, _http, request => Authorize(cloud, request),
+            () => running.Current.Cloud?.ReleaseKeys ?? running.Current.Cloud?.TrustedKeys ?? cloud.TrustedKeys,
+            this, appliance.Model, TimeProvider.System, _logger);
+        appliance.AttachUpdate(() => _updater.Status);
+        _updater.StartTrialWatch(running.Current.Update?.HealthTimeout ?? TimeSpan.FromSeconds(180));
+        _updater.SetTarget(running.Current.Update);
+        running.Applied += configuration => _updater.SetTarget(configuration.Update);
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_updater is not null)
+        {
+            await _updater.DisposeAsync().ConfigureAwait(false);
+        }
+        _http?.Dispose();
+    }
+
+    /// <summary>The RID of this process, as a manifest names it.</summary>
+    private static string ThisRid => RuntimeInformation.OSArchitecture switch
+    {
+        Architecture.Arm64 => "linux-arm64",
+        Architecture.X64 => "linux-x64",
+        var other => "linux-" + other.ToString().ToLowerInvariant(),
+    };
+
+    /// <summary>The device token goes to the cloud's own origin only, as with the configuration.</summary>
+    private static void Authorize(CloudOptions cloud, HttpRequestMessage request)
+    {
+        if (cloud.DeviceToken is { } token && request.RequestUri is { } url
+            && Uri.Compare(url, cloud.Url, UriComponents.SchemeAndServer, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) == 0)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+    }
+
+    public async Task PrepareToSwitchAsync(UpdateTarget target, Action<UpdatePhase> phase, CancellationToken cancellationToken)
+    {
+        if (target.Window is { } window)
+        {
+            while (window.Until(TimeProvider.System.GetUtcNow()) is { } wait && wait > TimeSpan.Zero)
+            {
+                phase(UpdatePhase.WaitingForWindow);
+                // In steps: a clock that NTP puts right moves the window.
+                await Task.Delay(wait < TimeSpan.FromMinutes(1) ? wait : TimeSpan.FromMinutes(1), cancellationToken).ConfigureAwait(false);
+            }
+        }
+        if (target.DrainTimeout <= TimeSpan.Zero || engine.Server.AllocationCount == 0)
+        {
+            return;
+        }
+        phase(UpdatePhase.Draining);
+        if (!engine.Server.Draining)
+        {
+            Volatile.Write(ref _drainingForUpdate, 1);
+            appliance.SetDraining(true, "the update to " + target.Version);
+        }
+        long started = Stopwatch.GetTimestamp();
+        // Calls in progress go on (RFC 8656 §7.2: their allocations stay); the switch waits for them or the time limit.
+        while (engine.Server.AllocationCount > 0 && Stopwatch.GetElapsedTime(started) < target.DrainTimeout)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public void CancelDrain()
+    {
+        if (Interlocked.Exchange(ref _drainingForUpdate, 0) == 1)
+        {
+            appliance.SetDraining(false, "the update, which is called off");
+        }
+    }
+
+    public void Restart(string reason)
+    {
+        restart.Set(reason);
+        lifetime.StopApplication();
+    }
+
+    /// <summary>
+    /// Healthy: every listener of the configuration is bound (no F1), and a TURN client of this box's own makes
+    /// two allocations on the first UDP (else TCP) listener and relays an echo between them (<see cref="TurnProbe"/>).
+    /// A box without a credential (waiting for its configuration) can only show its listeners.
+    /// </summary>
+    public async Task<string?> CheckHealthAsync(CancellationToken cancellationToken)
+    {
+        ApplianceStatus status = appliance.Model.Current;
+        if (status.Reasons.FirstOrDefault(r => r.Severity == Severity.Fault) is { } fault)
+        {
+            return fault.ToString();
+        }
+        var configuration = running.Current;
+        (string Username, string Password)? credential = configuration.Auth.SharedSecrets.Count > 0
+            ? TurnRestCredential.Create(configuration.Auth.SharedSecrets[0], "edgerelay-update-probe", TimeProvider.System.GetUtcNow(), TimeSpan.FromMinutes(10))
+            : configuration.Auth.Users.Count > 0 ? (configuration.Auth.Users.First().Key, configuration.Auth.Users.First().Value)
+            : null;
+        if (credential is not { } login)
+        {
+            return configuration.Listeners.Count == 0 ? "no listener is configured yet" : null;
+        }
+        (IPEndPoint? endpoint, string transport) = engine.LocalEndPoints.FirstOrDefault() is { } udp ? (udp, "udp")
+            : engine.StreamEndPoints.FirstOrDefault(s => s.Protocol == Turn.TransportProtocol.Tcp) is { EndPoint: { } tcp } ? (tcp, "tcp")
+            : (null, "");
+        if (endpoint is null)
+        {
+            return null;
+        }
+        IPAddress address = endpoint.Address.Equals(IPAddress.Any) ? IPAddress.Loopback
+            : endpoint.Address.Equals(IPAddress.IPv6Any) ? IPAddress.IPv6Loopback : endpoint.Address;
+        var target = new IPEndPoint(address, endpoint.Port);
+        if (!TurnUrl.TryParse(string.Create(CultureInfo.InvariantCulture, $"turn:{target}?transport={transport}"), out TurnUrl? url, out string error))
+        {
+            return error;
+        }
+        TurnProbeReport report = await TurnProbe.RunAsync(new TurnProbeOptions
+        {
+            Server = url!,
+            ResolvedEndPoint = target,
+            Username = login.Username,
+            Password = login.Password,
+            Count = 5,
+            Timeout = TimeSpan.FromSeconds(3),
+        }, cancellationToken).ConfigureAwait(false);
+        return report.Passed ? null : $"the self-probe of the relay failed: {report.Verdict}";
+    }
+
+    public async Task<string?> TryRunAsync(string path, CancellationToken cancellationToken)
+    {
+        var info = new ProcessStartInfo(path, "--version") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        try
+        {
+            using Process process = Process.Start(info) ?? throw new InvalidOperationException("it did not start");
+            Task<string> output = process.StandardOutput.ReadToEndAsync(cancellationToken);
+            Task<string> errors = process.StandardError.ReadToEndAsync(cancellationToken);
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            limit.CancelAfter(TryRunLimit);
+            try
+            {
+                await process.WaitForExitAsync(limit.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                process.Kill(entireProcessTree: true);
+                return $"`--version` did not answer within {TryRunLimit.TotalSeconds:0} s";
+            }
+            string text = (await output.ConfigureAwait(false)).Trim();
+            string stderr = (await errors.ConfigureAwait(false)).Trim();
+            return process.ExitCode == 0 && text.StartsWith("edgerelay ", StringComparison.Ordinal)
+                ? null
+                : $"`--version` exited with {process.ExitCode} and said \"{Truncate(text + stderr)}\"";
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException or IOException)
+        {
+            // ENOEXEC, EACCES: another architecture's binary, or not a binary at all.
+            return e.Message;
+        }
+    }
+
+    private static string Truncate(string text) => text.Length <= 200 ? text : text[..200] + "…";
+}
