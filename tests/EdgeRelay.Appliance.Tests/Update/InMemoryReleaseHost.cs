@@ -25,12 +25,24 @@ internal sealed class InMemoryReleaseHost : HttpMessageHandler
     /// <summary>Answer a Range request with a 206 that starts this many bytes before the byte asked for.</summary>
     public int RangeSkew { get; set; }
 
+    /// <summary>Paths answered 302 with this Location (null: none at all), before any file.</summary>
+    public ConcurrentDictionary<string, string?> Redirects { get; } = new(StringComparer.Ordinal);
+
     /// <summary>The Range header of every request, in order (null: none).</summary>
     public ConcurrentQueue<string?> Ranges { get; } = new();
 
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         Ranges.Enqueue(request.Headers.Range?.ToString());
+        if (Redirects.TryGetValue(request.RequestUri!.AbsolutePath, out string? location))
+        {
+            var redirect = new HttpResponseMessage(HttpStatusCode.Found) { RequestMessage = request };
+            if (location is not null)
+            {
+                redirect.Headers.Location = new Uri(location, UriKind.RelativeOrAbsolute);
+            }
+            return Task.FromResult(redirect);
+        }
         if (!Files.TryGetValue(request.RequestUri!.AbsolutePath, out byte[]? file))
         {
             return Task.FromResult(new HttpResponseMessage(HttpStatusCode.NotFound) { RequestMessage = request });

@@ -42,7 +42,7 @@ public sealed class ReleaseDownloaderTests : IAsyncLifetime, IDisposable
 
     private Uri Url => _host.UrlOf(BinaryPath);
 
-    private Task<string?> DownloadAsync(ReleaseManifest? manifest = null, Uri? url = null, Action<HttpRequestMessage>? authorize = null) =>
+    private Task<DownloadResult> DownloadAsync(ReleaseManifest? manifest = null, Uri? url = null, Action<HttpRequestMessage>? authorize = null) =>
         ReleaseDownloader.DownloadAsync(_http, url ?? Url, manifest ?? Manifest, Part, authorize ?? (_ => { }), b => _progress.Add(b), CancellationToken.None);
 
     /// <summary>nginx's combined log line of a request to <paramref name="path"/>: status and body bytes sent (null: any).</summary>
@@ -58,7 +58,7 @@ public sealed class ReleaseDownloaderTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task A_whole_download_leaves_the_release_byte_for_byte_in_the_part_file()
     {
-        Assert.Null(await DownloadAsync());
+        DownloadOutcome.AssertDone(await DownloadAsync());
 
         Assert.Equal(_binary, File.ReadAllBytes(Part));
         await AssertLoggedAsync(BinaryPath, 200, Size);
@@ -75,7 +75,7 @@ public sealed class ReleaseDownloaderTests : IAsyncLifetime, IDisposable
     {
         File.WriteAllBytes(Part, _binary[..have]);
 
-        Assert.Null(await DownloadAsync());
+        DownloadOutcome.AssertDone(await DownloadAsync());
 
         Assert.Equal(_binary, File.ReadAllBytes(Part));
         // 206 and only the missing bytes: nothing that was there was fetched again.
@@ -90,7 +90,7 @@ public sealed class ReleaseDownloaderTests : IAsyncLifetime, IDisposable
     {
         File.WriteAllBytes(Part, _binary);
 
-        Assert.Null(await DownloadAsync());
+        DownloadOutcome.AssertDone(await DownloadAsync());
 
         Assert.Equal(_binary, File.ReadAllBytes(Part));
         Assert.Equal(0, Requests(BinaryPath));
@@ -101,7 +101,7 @@ public sealed class ReleaseDownloaderTests : IAsyncLifetime, IDisposable
     {
         File.WriteAllBytes(Part, ReleaseSigner.Binary(Size + 17, 1));
 
-        Assert.Null(await DownloadAsync());
+        DownloadOutcome.AssertDone(await DownloadAsync());
 
         Assert.Equal(_binary, File.ReadAllBytes(Part));
         await AssertLoggedAsync(BinaryPath, 200, Size);
@@ -113,11 +113,9 @@ public sealed class ReleaseDownloaderTests : IAsyncLifetime, IDisposable
     {
         ReleaseManifest other = Manifest with { Sha256 = ReleaseSigner.Sha256Of(ReleaseSigner.Binary(Size, 43)) };
 
-        string? problem = await DownloadAsync(other);
+        DownloadResult result = await DownloadAsync(other);
 
-        Assert.NotNull(problem);
-        Assert.Contains($"the binary's SHA-256 is {ReleaseSigner.Sha256Of(_binary)}, not the manifest's {other.Sha256}", problem, StringComparison.Ordinal);
-        Assert.EndsWith("refused", problem, StringComparison.Ordinal);
+        DownloadOutcome.AssertRefused(result, $"the binary's SHA-256 is {ReleaseSigner.Sha256Of(_binary)}, not the manifest's {other.Sha256}");
         Assert.False(File.Exists(Part));
     }
 
@@ -128,13 +126,12 @@ public sealed class ReleaseDownloaderTests : IAsyncLifetime, IDisposable
         damaged[Size / 3] ^= 0x40;
         File.WriteAllBytes(Part, damaged);
 
-        string? problem = await DownloadAsync();
+        DownloadOutcome.AssertRefused(await DownloadAsync(), "the binary's SHA-256 is ");
 
-        Assert.Contains("refused", problem, StringComparison.Ordinal);
         Assert.False(File.Exists(Part));
         Assert.Equal(0, Requests(BinaryPath));
 
-        Assert.Null(await DownloadAsync());
+        DownloadOutcome.AssertDone(await DownloadAsync());
         Assert.Equal(_binary, File.ReadAllBytes(Part));
     }
 
@@ -144,9 +141,8 @@ public sealed class ReleaseDownloaderTests : IAsyncLifetime, IDisposable
         byte[] start = ReleaseSigner.Binary(Size / 2, 99); // another file's first half
         File.WriteAllBytes(Part, start);
 
-        string? problem = await DownloadAsync();
+        DownloadOutcome.AssertRefused(await DownloadAsync(), "SHA-256");
 
-        Assert.Contains("SHA-256", problem, StringComparison.Ordinal);
         Assert.False(File.Exists(Part));
         await AssertLoggedAsync(BinaryPath, 206, Size - Size / 2);
     }
@@ -156,9 +152,9 @@ public sealed class ReleaseDownloaderTests : IAsyncLifetime, IDisposable
     {
         _host.WriteDocument(BinaryPath, [.. _binary, .. ReleaseSigner.Binary(1000, 7)]);
 
-        string? problem = await DownloadAsync();
+        DownloadResult result = await DownloadAsync();
 
-        Assert.Equal($"the server offers {Size + 1000} bytes, more than the manifest's {Size}: refused", problem);
+        Assert.Equal(DownloadResult.Refuse($"the server offers {Size + 1000} bytes, more than the manifest's {Size}"), result);
         Assert.False(File.Exists(Part));
     }
 
@@ -168,10 +164,7 @@ public sealed class ReleaseDownloaderTests : IAsyncLifetime, IDisposable
         _host.WriteDocument(BinaryPath, [.. _binary, .. ReleaseSigner.Binary(1000, 7)]);
         File.WriteAllBytes(Part, _binary[..1000]);
 
-        string? problem = await DownloadAsync();
-
-        Assert.Contains("more than the manifest's", problem, StringComparison.Ordinal);
-        Assert.Contains("refused", problem, StringComparison.Ordinal);
+        DownloadOutcome.AssertRefused(await DownloadAsync(), "more than the manifest's");
         Assert.True(!File.Exists(Part) || new FileInfo(Part).Length <= Size);
     }
 
@@ -188,7 +181,7 @@ public sealed class ReleaseDownloaderTests : IAsyncLifetime, IDisposable
         Assert.Equal(_binary[..(int)have], File.ReadAllBytes(Part));
 
         await _host.SetModeAsync(NginxMode.Serve);
-        Assert.Null(await DownloadAsync());
+        DownloadOutcome.AssertDone(await DownloadAsync());
 
         Assert.Equal(_binary, File.ReadAllBytes(Part));
         await AssertLoggedAsync(BinaryPath, 206, Size - have);
@@ -199,10 +192,10 @@ public sealed class ReleaseDownloaderTests : IAsyncLifetime, IDisposable
     {
         await _host.SetModeAsync(NginxMode.RedirectToHttp);
 
-        string? problem = await DownloadAsync();
+        DownloadResult result = await DownloadAsync();
 
-        Assert.NotNull(problem);
-        Assert.StartsWith($"redirected to http://127.0.0.1:{_host.HttpPort}/{BinaryPath}: refused", problem, StringComparison.Ordinal);
+        // Not followed; the redirect is the host's (it may be mended), not the release's: another try later.
+        DownloadOutcome.AssertRetry(result, $"redirected to http://127.0.0.1:{_host.HttpPort}/{BinaryPath}: refused (only https");
         Assert.False(File.Exists(Part));
         await AssertLoggedAsync(BinaryPath, 302);
         Assert.Equal(1, Requests(BinaryPath));
@@ -214,7 +207,7 @@ public sealed class ReleaseDownloaderTests : IAsyncLifetime, IDisposable
         File.WriteAllBytes(Part, _binary[..5000]);
         await _host.SetModeAsync(NginxMode.RedirectToHttp);
 
-        Assert.Contains("refused", await DownloadAsync(), StringComparison.Ordinal);
+        DownloadOutcome.AssertRetry(await DownloadAsync(), "refused (only https");
 
         Assert.Equal(_binary[..5000], File.ReadAllBytes(Part));
     }
@@ -225,7 +218,7 @@ public sealed class ReleaseDownloaderTests : IAsyncLifetime, IDisposable
         File.WriteAllBytes(Part, _binary[..200_000]);
         await _host.SetModeAsync(NginxMode.RedirectToHttps);
 
-        Assert.Null(await DownloadAsync());
+        DownloadOutcome.AssertDone(await DownloadAsync());
 
         Assert.Equal(_binary, File.ReadAllBytes(Part));
         await AssertLoggedAsync(BinaryPath, 302);
@@ -237,12 +230,11 @@ public sealed class ReleaseDownloaderTests : IAsyncLifetime, IDisposable
     {
         File.WriteAllBytes(Part, _binary[..5000]);
 
-        string? problem = await DownloadAsync(url: _host.UrlOf("releases/missing"));
-        Assert.Equal($"HTTP 404 Not Found for {_host.UrlOf("releases/missing")}", problem);
+        Assert.Equal(DownloadResult.Retry($"HTTP 404 Not Found for {_host.UrlOf("releases/missing")}"), await DownloadAsync(url: _host.UrlOf("releases/missing")));
         Assert.Equal(5000, new FileInfo(Part).Length);
 
         await _host.SetModeAsync(NginxMode.Status500);
-        Assert.StartsWith("HTTP 500", await DownloadAsync(), StringComparison.Ordinal);
+        DownloadOutcome.AssertRetry(await DownloadAsync(), "HTTP 500");
         Assert.Equal(5000, new FileInfo(Part).Length);
     }
 
@@ -253,9 +245,9 @@ public sealed class ReleaseDownloaderTests : IAsyncLifetime, IDisposable
         ReleaseManifest longer = Manifest with { Size = 2_000_000 };
         File.WriteAllBytes(Part, ReleaseSigner.Binary(Size + 10, 3));
 
-        string? problem = await DownloadAsync(longer);
+        DownloadResult result = await DownloadAsync(longer);
 
-        Assert.Equal($"the server would not resume at byte {Size + 10} (HTTP 416): the download starts over", problem);
+        Assert.Equal(DownloadResult.Retry($"the server would not resume at byte {Size + 10} (HTTP 416): the download starts over"), result);
         Assert.False(File.Exists(Part));
     }
 
@@ -264,10 +256,10 @@ public sealed class ReleaseDownloaderTests : IAsyncLifetime, IDisposable
     {
         await _host.SetDeviceTokenAsync("device-token-0123456789");
 
-        Assert.Equal($"HTTP 401 Unauthorized for {Url}", await DownloadAsync());
+        Assert.Equal(DownloadResult.Retry($"HTTP 401 Unauthorized for {Url}"), await DownloadAsync());
 
         var asked = new List<Uri>();
-        Assert.Null(await DownloadAsync(authorize: request =>
+        DownloadOutcome.AssertDone(await DownloadAsync(authorize: request =>
         {
             asked.Add(request.RequestUri!);
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "device-token-0123456789");
@@ -313,7 +305,7 @@ public sealed class ReleaseDownloaderProtocolTests : IDisposable
 
     private string Part => Path.Combine(_root, "edgerelay.part");
 
-    private Task<string?> DownloadAsync(ReleaseManifest? manifest = null) =>
+    private Task<DownloadResult> DownloadAsync(ReleaseManifest? manifest = null) =>
         ReleaseDownloader.DownloadAsync(_http, Url, manifest ?? ReleaseSigner.ManifestOf(_binary, "1.5.0"), Part, _ => { }, _ => { }, CancellationToken.None);
 
     [Fact]
@@ -322,9 +314,9 @@ public sealed class ReleaseDownloaderProtocolTests : IDisposable
         _server.SendLength = false;
         ReleaseManifest shorter = ReleaseSigner.ManifestOf(_binary[..100_000], "1.5.0");
 
-        string? problem = await DownloadAsync(shorter);
+        DownloadResult result = await DownloadAsync(shorter);
 
-        Assert.Equal("the server sent more than the manifest's 100000 bytes: refused", problem);
+        Assert.Equal(DownloadResult.Refuse("the server sent more than the manifest's 100000 bytes"), result);
         Assert.False(File.Exists(Part));
     }
 
@@ -333,7 +325,7 @@ public sealed class ReleaseDownloaderProtocolTests : IDisposable
     {
         _server.SendLength = false;
 
-        Assert.Null(await DownloadAsync());
+        DownloadOutcome.AssertDone(await DownloadAsync());
         Assert.Equal(_binary, File.ReadAllBytes(Part));
     }
 
@@ -343,7 +335,7 @@ public sealed class ReleaseDownloaderProtocolTests : IDisposable
         _server.IgnoreRange = true;
         File.WriteAllBytes(Part, _binary[..1000]);
 
-        Assert.Null(await DownloadAsync());
+        DownloadOutcome.AssertDone(await DownloadAsync());
 
         Assert.Equal(_binary, File.ReadAllBytes(Part));
         Assert.Equal(["bytes=1000-"], _server.Ranges);
@@ -355,13 +347,56 @@ public sealed class ReleaseDownloaderProtocolTests : IDisposable
         _server.RangeSkew = 10;
         File.WriteAllBytes(Part, _binary[..1000]);
 
-        string? problem = await DownloadAsync();
+        DownloadResult result = await DownloadAsync();
 
-        Assert.Equal("the server would not resume at byte 1000 (HTTP 206): the download starts over", problem);
+        Assert.Equal(DownloadResult.Retry("the server would not resume at byte 1000 (HTTP 206): the download starts over"), result);
         Assert.False(File.Exists(Part));
         _server.RangeSkew = 0;
-        Assert.Null(await DownloadAsync());
+        DownloadOutcome.AssertDone(await DownloadAsync());
         Assert.Equal(_binary, File.ReadAllBytes(Part));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(5)]
+    public async Task Up_to_five_https_redirects_are_followed_relative_or_absolute(int hops)
+    {
+        // /hop-1 -> /hop-2 (relative) -> https://cdn.example.net/hop-3 (absolute) ... -> the binary
+        string previous = Url.AbsolutePath;
+        _server.Files.TryRemove(Url.AbsolutePath, out _);
+        for (int hop = 1; hop <= hops; hop++)
+        {
+            string location = hop % 2 == 0 ? $"https://cdn.example.net/hop-{hop}" : $"/hop-{hop}";
+            _server.Redirects[previous] = location;
+            previous = new Uri(Url, location).AbsolutePath;
+        }
+        _server.Files[previous] = _binary;
+
+        DownloadOutcome.AssertDone(await DownloadAsync());
+        Assert.Equal(_binary, File.ReadAllBytes(Part));
+    }
+
+    [Fact]
+    public async Task A_sixth_redirect_is_not_followed()
+    {
+        _server.Files.TryRemove(Url.AbsolutePath, out _);
+        _server.Redirects[Url.AbsolutePath] = "/hop-1";
+        for (int hop = 1; hop <= 6; hop++)
+        {
+            _server.Redirects[$"/hop-{hop}"] = $"/hop-{hop + 1}";
+        }
+
+        DownloadOutcome.AssertRetry(await DownloadAsync(), "redirected to https://releases.example.com/hop-6: refused (only https, at most 5 redirects)");
+        Assert.Equal(6, _server.Ranges.Count);
+        Assert.False(File.Exists(Part));
+    }
+
+    [Fact]
+    public async Task A_redirect_without_a_location_is_said_so()
+    {
+        _server.Redirects[Url.AbsolutePath] = null;
+
+        DownloadOutcome.AssertRetry(await DownloadAsync(), "a redirect without a Location");
     }
 
     [Fact]
@@ -373,7 +408,7 @@ public sealed class ReleaseDownloaderProtocolTests : IDisposable
             _server.DropAfter = drop;
             try
             {
-                if (await DownloadAsync() is null)
+                if (await DownloadAsync() == DownloadResult.Done)
                 {
                     break;
                 }
@@ -390,5 +425,24 @@ public sealed class ReleaseDownloaderProtocolTests : IDisposable
         // Every try after the first asked for the rest only.
         Assert.Null(_server.Ranges.First());
         Assert.All(_server.Ranges.Skip(1), range => Assert.StartsWith("bytes=", range, StringComparison.Ordinal));
+    }
+}
+
+/// <summary>What a download's result must be: done, refused (the release's fault), or to be retried (the way's).</summary>
+internal static class DownloadOutcome
+{
+    public static void AssertDone(DownloadResult result) =>
+        Assert.True(result == DownloadResult.Done, $"expected the release, got {(result.Refused ? "refused" : "retry")}: {result.Problem}");
+
+    public static void AssertRefused(DownloadResult result, string problem)
+    {
+        Assert.True(result.Refused, $"expected a refusal, got {result}");
+        Assert.Contains(problem, result.Problem, StringComparison.Ordinal);
+    }
+
+    public static void AssertRetry(DownloadResult result, string problem)
+    {
+        Assert.False(result.Refused, $"expected a retry, got {result}");
+        Assert.Contains(problem, result.Problem, StringComparison.Ordinal);
     }
 }

@@ -26,7 +26,11 @@ public sealed class SlotSelectorTests : IDisposable
         Directory.Delete(_root, recursive: true);
     }
 
-    private SlotChoice Choose() => SlotSelector.Choose(_store, _clock);
+    /// <summary>The packaged binary's own version: older than every release these tests install.</summary>
+    private const string PackagedVersion = "1.0.0";
+
+    /// <summary>A start of the packaged binary, with the bootstrap file's release keys, as the service starts it.</summary>
+    private SlotChoice Choose(string packagedVersion = PackagedVersion) => SlotSelector.Choose(_store, _clock, packagedVersion, [_signer.Trusted]);
 
     private static SlotTrial Trial(string slot, string version, string? previous, string? previousVersion, int attempts) =>
         new(slot, version, previous, previousVersion, attempts, Switched);
@@ -248,6 +252,77 @@ public sealed class SlotSelectorTests : IDisposable
 
         AssertPackaged(choice);
         Assert.Contains(choice.Notes, n => n.Contains(_store.StatePath, StringComparison.Ordinal));
+    }
+
+    // --- what the slot holds must be a release's ------------------------------------------------------------
+
+    [Fact]
+    public void A_slot_whose_manifest_is_not_signed_by_a_release_key_is_never_started()
+    {
+        // What the relay's user could plant: a binary and a manifest that matches it, signed by a key of its own.
+        using var planter = new ReleaseSigner();
+        InstalledRelease planted = InstalledRelease.Install(_store, planter, "a", "9.9.9", seed: 40);
+        _store.Save(new SlotState("a", "9.9.9", null, []));
+
+        SlotChoice choice = Choose();
+
+        AssertPackaged(choice);
+        Assert.Contains(choice.Notes, n => n.Contains("slot a", StringComparison.Ordinal) && n.Contains(planter.Trusted.KeyId, StringComparison.Ordinal));
+        // Its hash is right: only the signature tells it from a release.
+        Assert.Equal(planted.Manifest, _store.Verify("a", out _));
+        Assert.Null(_store.Verify("a", [_signer.Trusted], out _));
+    }
+
+    [Fact]
+    public void A_slot_manifest_changed_after_signing_is_never_started_even_when_the_binary_matches_it()
+    {
+        InstalledRelease a = InstalledRelease.Install(_store, _signer, "a", "1.5.0", seed: 41);
+        byte[] planted = ReleaseSigner.Binary(a.Binary.Length, 42);
+        File.WriteAllBytes(_store.BinaryPath("a"), planted);
+        File.WriteAllText(_store.ManifestPath("a"), ReleaseSigner.WithPayload(a.Signed, (a.Manifest with { Sha256 = ReleaseSigner.Sha256Of(planted) }).ToJsonText()));
+        _store.Save(new SlotState("a", "1.5.0", null, []));
+
+        AssertPackaged(Choose());
+        Assert.Contains("bad signature", _store.Verify("a", [_signer.Trusted], out string? problem) is null ? problem : "", StringComparison.Ordinal);
+    }
+
+    // --- a package upgraded past the slot ------------------------------------------------------------------
+
+    [Theory]
+    [InlineData("1.6.0", null)] // the package is newer than the slot: it runs
+    [InlineData("1.5.0", null)] // as new: the package runs, it is the one installed last
+    [InlineData("1.4.0", "a")] // the package was not upgraded since the switch
+    [InlineData("1.4.5", "a")] // upgraded, but to a version older than the slot's
+    public void A_package_upgraded_since_the_switch_to_a_version_not_older_than_the_slots_runs_instead(string packagedNow, string? runs)
+    {
+        InstalledRelease.Install(_store, _signer, "a", "1.5.0", seed: 43);
+        _store.Save(new SlotState("a", "1.5.0", null, [], PackagedVersion: "1.4.0"));
+
+        SlotChoice choice = Choose(packagedNow);
+
+        Assert.Equal(runs, choice.Slot);
+        SlotState state = _store.Load(out _);
+        if (runs is null)
+        {
+            // For good: the state names no slot, and the package's version is remembered.
+            Assert.Null(state.Current);
+            Assert.Equal(packagedNow, state.PackagedVersion);
+            Assert.Contains(choice.Notes, n => n.Contains($"the packaged binary {packagedNow}", StringComparison.Ordinal));
+            Assert.Null(Choose(packagedNow).Slot);
+        }
+        else
+        {
+            Assert.Equal("a", state.Current);
+        }
+    }
+
+    [Fact]
+    public void A_package_upgrade_does_not_cut_a_trial_short()
+    {
+        InstalledRelease a = InstalledRelease.Install(_store, _signer, "a", "1.5.0", seed: 44);
+        _store.Save(new SlotState("a", "1.5.0", Trial("a", "1.5.0", null, "1.4.0", 0), [], PackagedVersion: "1.4.0"));
+
+        AssertRuns(Choose("1.6.0"), a);
     }
 
     // --- a state that cannot be written ----------------------------------------------------------------

@@ -117,7 +117,7 @@ public sealed class SwitchPowerCutTests(ITestOutputHelper output) : IDisposable
         await RunUntilCutAsync();
 
         // --- the box starts again ----------------------------------------------------------------------
-        SlotChoice choice = SlotSelector.Choose(store, _clock);
+        SlotChoice choice = SlotSelector.Choose(store, _clock, "1.0.0", [_signer.Trusted]);
         AssertRunsAWholeBinary(store, choice, context);
         if (cut == Cut.AfterSwitch)
         {
@@ -136,7 +136,7 @@ public sealed class SwitchPowerCutTests(ITestOutputHelper output) : IDisposable
         SlotState now = store.Load(out _);
         Assert.Equal(slot, SlotStore.InactiveSlot(now));
         store.Prepare(slot, manifest);
-        Assert.Null(await ReleaseDownloader.DownloadAsync(box.Http, BinaryUrl, manifest, part, _ => { }, _ => { }, CancellationToken.None));
+        DownloadOutcome.AssertDone(await ReleaseDownloader.DownloadAsync(box.Http, BinaryUrl, manifest, part, _ => { }, _ => { }, CancellationToken.None));
         string?[] requests = [.. box.Host.Ranges.Skip(requestsBefore)];
         if (left == binary.Length)
         {
@@ -149,7 +149,7 @@ public sealed class SwitchPowerCutTests(ITestOutputHelper output) : IDisposable
         store.Install(slot, signed, part);
         store.Save(new SlotState(slot, NewVersion, new SlotTrial(slot, NewVersion, now.Current, now.CurrentVersion ?? "1.0.0", 0, _clock.GetUtcNow()), now.Failed));
 
-        SlotChoice after = SlotSelector.Choose(store, _clock);
+        SlotChoice after = SlotSelector.Choose(store, _clock, "1.0.0", [_signer.Trusted]);
         AssertRunsAWholeBinary(store, after, context + ", after the next try");
         Assert.True((slot, NewVersion) == (after.Slot, after.Version), $"{context}: after the next try {after.Slot} {after.Version} runs");
         Assert.Equal(binary, File.ReadAllBytes(after.BinaryPath!));
@@ -181,8 +181,8 @@ public sealed class SwitchPowerCutTests(ITestOutputHelper output) : IDisposable
             }
             try
             {
-                string? problem = await ReleaseDownloader.DownloadAsync(box.Http, BinaryUrl, manifest, part, _ => { }, _ => { }, CancellationToken.None);
-                Assert.True(problem is null || cut is Cut.DuringDownload or Cut.DuringDownloadWithUnsyncedBytesLost, $"{context}: {problem}");
+                DownloadResult result = await ReleaseDownloader.DownloadAsync(box.Http, BinaryUrl, manifest, part, _ => { }, _ => { }, CancellationToken.None);
+                Assert.True(result == DownloadResult.Done || cut is Cut.DuringDownload or Cut.DuringDownloadWithUnsyncedBytesLost, $"{context}: {result}");
             }
             catch (IOException) when (cut is Cut.DuringDownload or Cut.DuringDownloadWithUnsyncedBytesLost)
             {
