@@ -44,6 +44,9 @@ command -v iptables >/dev/null 2>&1 || [[ -x /usr/sbin/iptables ]] || need+=(ipt
 # (tests/EdgeRelay.Tests/Probe/SelfCheckBehindLinuxNatTests.cs), the two-NAT browser test /metrics
 # (tests/EdgeRelay.Browser.Tests/TwoNatsThroughTheRelayTests.cs). Debian 12's minimal images lack it.
 command -v curl >/dev/null 2>&1 || need+=(curl)
+# chattr: the update tests make a state directory that even root cannot write (chattr +i), to see a slot switch that
+# cannot be saved (tests/EdgeRelay.Appliance.Tests/Update/ReadOnlyDirectory.cs).
+command -v chattr >/dev/null 2>&1 || need+=(e2fsprogs)
 # The arm64 binary under emulation (scripts/run-arm64.sh: qemu-user-static, and mmdebstrap for its sysroot) and
 # the Debian package (scripts/package-deb.sh: lintian, fakeroot; tests/EdgeRelay.Tests/Packaging installs it
 # into a fresh Debian 12 root that mmdebstrap makes from the configured mirror). The scripts install what they

@@ -214,7 +214,8 @@ public sealed class ReleaseUpdater : IAsyncDisposable
                 switch (attempt.Outcome)
                 {
                     case Outcome.Nothing:
-                        SetStatus(s => s with { Phase = s.Phase == UpdatePhase.Trial ? UpdatePhase.Trial : UpdatePhase.Idle, Target = target.Version, Problem = null });
+                        SetStatus(s => s with { Phase = s.Phase == UpdatePhase.Trial ? UpdatePhase.Trial : UpdatePhase.Idle, Target = target.Version, Problem = null,
+                            DownloadedBytes = null, Size = null });
                         return;
                     case Outcome.Refused:
                         UpdateLog.Refused(_logger, target.Version, _running.Version, attempt.Problem!);

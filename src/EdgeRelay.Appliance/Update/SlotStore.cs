@@ -78,6 +78,8 @@ public sealed class SlotStore
             {
                 return SlotState.Packaged;
             }
+            // A writer cut off before its rename leaves its temporary file (a power cut in the switch).
+            AtomicFile.RemoveLeftovers(StatePath);
             SlotRecord? record = JsonSerializer.Deserialize(File.ReadAllBytes(StatePath), SlotJsonContext.Default.SlotRecord);
             if (record is null || record.Format != 1 || record.Current is not (null or "a" or "b")
                 || record.Trial is { } t && (t.Slot != record.Current || t.Previous is not (null or "a" or "b") || t.Version is null))
