@@ -96,6 +96,9 @@ internal sealed class ApplianceService(
         _page?.Update(PageOptions(_configuration.Status!));
     }
 
+    /// <summary>The cloud puller's state; null when the box has no cloud section.</summary>
+    public CloudStatus? Cloud => _cloud?.Invoke();
+
     /// <summary>The page, /metrics and the cloud report show where the software stands from now on.</summary>
     public void AttachUpdate(Func<UpdateStatus> update)
     {

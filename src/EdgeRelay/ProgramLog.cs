@@ -55,4 +55,8 @@ internal static partial class ProgramLog
 
     [LoggerMessage(EventId = 19, Level = LogLevel.Warning, Message = "time.ntpServers cannot be handed to systemd-timesyncd: {Path}: {Error}")]
     public static partial void NtpServersFailed(ILogger logger, string path, string error);
+
+    [LoggerMessage(EventId = 20, Level = LogLevel.Warning,
+        Message = "updates are checked against the configuration's trusted keys: the bootstrap file has no cloud.releaseKeys, so whoever holds a configuration key can install software, and the slots' signatures are not checked again at each start (README, \"Updates\")")]
+    public static partial void NoReleaseKeys(ILogger logger);
 }

@@ -27,6 +27,9 @@ internal static class ReleaseCommands
               check a signed manifest as a box would (the signature by one of the keys, then the content)
               and print what it says; with --binary, check that file's size and SHA-256 against it.
               KEY is a public key as keygen prints it, or a file holding one
+          edgerelay release guard --state-directory DIR --slot SLOT --attempt N --pid PID
+              started by the relay itself beside a release on trial (README, "Updates"): rolls the trial
+              back and stops the release when it gives no verdict in time. Not for operators
 
         Exit codes: 0 good, 1 a binary that does not match (or a file that cannot be read or written),
         2 a bad value, 3 signature refused, 64 usage.
@@ -53,6 +56,7 @@ internal static class ReleaseCommands
         {
             "sign" => Sign(args, stdout, stderr),
             "verify" => Verify(args, stdout, stderr),
+            "guard" => TrialGuardCommand.Run(args, stderr),
             _ => ConfigCommands.UsageError(stderr, "release", args[1].StartsWith('-')
                 ? $"unknown option \"{args[1]}\"" : $"unknown command \"{args[1]}\" (expected sign or verify)", ReleaseUsage),
         };

@@ -72,6 +72,11 @@ internal static class RunCommand
             return null;
         }
         stderr.WriteLine($"edgerelay: running release {choice.Version} from slot {choice.Slot}{(choice.State.Trial is { } trial ? $" (on trial, start {trial.Attempts} of {SlotSelector.MaxTrialStarts})" : "")}");
+        if (choice.State.Trial is { } onTrial && TrialGuardCommand.Start(bootstrap.StateDirectory, onTrial) is { } cannotGuard)
+        {
+            // The release's own watch and the count of its starts remain; only a release that hangs without a verdict waits for a restart.
+            stderr.WriteLine($"edgerelay: cannot start the trial guard: {cannotGuard}");
+        }
         stderr.Flush();
         string problem = ProcessImage.Replace(path, ["run", "--config", configPath],
             [(SlotSelector.SlotVariable, choice.Slot!), (SlotSelector.VersionVariable, choice.Version!)]);
@@ -222,6 +227,8 @@ internal static class RunCommand
             signal.Cancel = true;
             appliance.SetDraining(false, "SIGUSR2");
         });
+        // Taken before Run, which disposes the host (and its service provider) when it returns.
+        BackgroundService[] backgroundServices = [.. host.Services.GetServices<IHostedService>().OfType<BackgroundService>()];
         try
         {
             host.Run();
@@ -229,6 +236,13 @@ internal static class RunCommand
         catch (OperationCanceledException)
         {
             // SIGTERM while the host was still starting: stopping then is what was asked.
+        }
+        // .NET 10's host stops on a background service's exception (BackgroundServiceExceptionBehavior.StopHost) and then
+        // returns as from an orderly stop: the exit status must say it was not one, for the unit's Restart= and for the journal.
+        if (backgroundServices.FirstOrDefault(s => s.ExecuteTask?.IsFaulted == true) is { } failed)
+        {
+            stderr.WriteLine($"edgerelay: stopped because {failed.GetType().Name} failed: {failed.ExecuteTask!.Exception!.GetBaseException().Message}");
+            return ExitCodes.Failure;
         }
         if (restart.Reason is { } reason)
         {

@@ -53,9 +53,14 @@ internal sealed class UpdateService(
             () => running.Current.Cloud?.ReleaseKeys ?? running.Current.Cloud?.TrustedKeys ?? cloud.TrustedKeys,
             this, appliance.Model, TimeProvider.System, _logger);
         appliance.AttachUpdate(() => _updater.Status);
-        _updater.StartTrialWatch(running.Current.Update?.HealthTimeout ?? TimeSpan.FromSeconds(180));
-        _updater.SetTarget(running.Current.Update);
+        _updater.StartTrialWatch();
+        // Subscribed first: a configuration applied in between is then not missed (the same target twice changes nothing).
         running.Applied += configuration => _updater.SetTarget(configuration.Update);
+        _updater.SetTarget(running.Current.Update);
+        if (cloud.ReleaseKeys is null && running.Current.Update is not null)
+        {
+            ProgramLog.NoReleaseKeys(_logger);
+        }
         return Task.CompletedTask;
     }
 
@@ -102,7 +107,9 @@ internal sealed class UpdateService(
             return;
         }
         phase(UpdatePhase.Draining);
-        if (!engine.Server.Draining)
+        // With alternates, new allocations go there (300) while the calls end. Without, a drain could only refuse every new
+        // call (508) for up to drainSeconds: the switch waits for a quiet moment instead, taking calls as they come.
+        if (!engine.Server.Draining && engine.Server.Options.AlternateServers.Count > 0)
         {
             Volatile.Write(ref _drainingForUpdate, 1);
             appliance.SetDraining(true, "the update to " + target.Version);
@@ -130,16 +137,16 @@ internal sealed class UpdateService(
     }
 
     /// <summary>
-    /// Healthy: every listener of the configuration is bound (no F1), and a TURN client of this box's own makes
-    /// two allocations on the first UDP (else TCP) listener and relays an echo between them (<see cref="TurnProbe"/>).
-    /// A box without a credential (waiting for its configuration) can only show its listeners.
+    /// Healthy (the updater adds: no fault of its own, no configuration refused): this release has reached the cloud
+    /// (a release that cannot fetch its configuration could never be updated again), and a TURN client of this box's own
+    /// makes two allocations on the first UDP (else TCP, else TLS) listener and relays an echo between them
+    /// (<see cref="TurnProbe"/>). What cannot be probed is not proved: a release is committed on evidence only.
     /// </summary>
     public async Task<string?> CheckHealthAsync(CancellationToken cancellationToken)
     {
-        ApplianceStatus status = appliance.Model.Current;
-        if (status.Reasons.FirstOrDefault(r => r.Severity == Severity.Fault) is { } fault)
+        if (appliance.Cloud is { LastContact: null } cloud)
         {
-            return fault.ToString();
+            return $"this release has not reached the cloud yet ({cloud.LastProblem ?? "no answer yet"})";
         }
         var configuration = running.Current;
         (string Username, string Password)? credential = configuration.Auth.SharedSecrets.Count > 0
@@ -148,19 +155,20 @@ internal sealed class UpdateService(
             : null;
         if (credential is not { } login)
         {
-            return configuration.Listeners.Count == 0 ? "no listener is configured yet" : null;
+            return "the relay cannot be probed: the configuration has no credential (auth.users or auth.sharedSecrets)";
         }
-        (IPEndPoint? endpoint, string transport) = engine.LocalEndPoints.FirstOrDefault() is { } udp ? (udp, "udp")
-            : engine.StreamEndPoints.FirstOrDefault(s => s.Protocol == Turn.TransportProtocol.Tcp) is { EndPoint: { } tcp } ? (tcp, "tcp")
-            : (null, "");
+        (IPEndPoint? endpoint, string scheme, string transport) = engine.LocalEndPoints.FirstOrDefault() is { } udp ? (udp, "turn", "udp")
+            : engine.StreamEndPoints.FirstOrDefault(s => s.Protocol == Turn.TransportProtocol.Tcp) is { EndPoint: { } tcp } ? (tcp, "turn", "tcp")
+            : engine.StreamEndPoints.FirstOrDefault(s => s.Protocol == Turn.TransportProtocol.Tls) is { EndPoint: { } tls } ? (tls, "turns", "tcp")
+            : (null, "", "");
         if (endpoint is null)
         {
-            return null;
+            return "the relay cannot be probed: no listener is bound";
         }
         IPAddress address = endpoint.Address.Equals(IPAddress.Any) ? IPAddress.Loopback
             : endpoint.Address.Equals(IPAddress.IPv6Any) ? IPAddress.IPv6Loopback : endpoint.Address;
         var target = new IPEndPoint(address, endpoint.Port);
-        if (!TurnUrl.TryParse(string.Create(CultureInfo.InvariantCulture, $"turn:{target}?transport={transport}"), out TurnUrl? url, out string error))
+        if (!TurnUrl.TryParse(string.Create(CultureInfo.InvariantCulture, $"{scheme}:{target}?transport={transport}"), out TurnUrl? url, out string error))
         {
             return error;
         }
@@ -172,6 +180,8 @@ internal sealed class UpdateService(
             Password = login.Password,
             Count = 5,
             Timeout = TimeSpan.FromSeconds(3),
+            // Its own listener, by address: the certificate names the box's public name, and what is probed is the relay, not TLS trust.
+            InsecureSkipCertificateCheck = scheme == "turns",
         }, cancellationToken).ConfigureAwait(false);
         return report.Passed ? null : $"the self-probe of the relay failed: {report.Verdict}";
     }
@@ -179,6 +189,11 @@ internal sealed class UpdateService(
     public async Task<string?> TryRunAsync(string path, CancellationToken cancellationToken)
     {
         var info = new ProcessStartInfo(path, "--version") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // The child is not the service: it must not speak to systemd (sd_notify(3)) in the relay's name.
+        foreach (string name in (string[])["NOTIFY_SOCKET", "WATCHDOG_PID", "WATCHDOG_USEC"])
+        {
+            info.Environment.Remove(name);
+        }
         try
         {
             using Process process = Process.Start(info) ?? throw new InvalidOperationException("it did not start");
@@ -193,7 +208,8 @@ internal sealed class UpdateService(
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
                 process.Kill(entireProcessTree: true);
-                return $"`--version` did not answer within {TryRunLimit.TotalSeconds:0} s";
+                // A busy box, not necessarily a bad binary: thrown, so that the updater tries again later rather than refuse.
+                throw new TimeoutException($"`--version` of {path} did not answer within {TryRunLimit.TotalSeconds:0} s");
             }
             string text = (await output.ConfigureAwait(false)).Trim();
             string stderr = (await errors.ConfigureAwait(false)).Trim();

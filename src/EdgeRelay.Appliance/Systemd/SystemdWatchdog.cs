@@ -10,7 +10,7 @@ namespace EdgeRelay.Appliance.Systemd;
 /// Keeps systemd's watchdog (systemd.service(5) WatchdogSec=) fed, but only while the relay makes
 /// progress: every counter of <see cref="IRelayProgress.ProgressSnapshot"/> must have grown since the
 /// previous WATCHDOG=1. A loop stuck in a syscall or on the core's lock stops the pings, and systemd then
-/// kills and restarts the service (Restart=on-failure) — a live process that relays nothing is worse than
+/// kills and restarts the service (Restart=always) — a live process that relays nothing is worse than
 /// a restart. Every check also sends STATUS= with a one-line summary for <c>systemctl status</c>.
 /// The timer tick moves once a second, so WatchdogSec= must be well above 2 s (the unit has 30 s).
 /// </summary>

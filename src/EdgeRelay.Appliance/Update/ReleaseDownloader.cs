@@ -26,11 +26,20 @@ public static class ReleaseDownloader
 {
     private const int MaxRedirects = 5;
 
+    /// <summary>
+    /// How long an answer's headers, or the next bytes of its body, may take. The client has no overall timeout (a
+    /// release over a slow uplink takes minutes), so a connection that stalls without closing would otherwise hold the
+    /// update for good; given up, it resumes at the next try.
+    /// </summary>
+    public static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(60);
+
     /// <summary>Done when the part file is the release, byte for byte; else what went wrong (the part stays when it can be resumed).</summary>
     /// <param name="authorize">Adds credentials to a request for that URL (the device token, to the cloud's own origin only).</param>
+    /// <param name="idleTimeout">Default <see cref="IdleTimeout"/>.</param>
     public static async Task<DownloadResult> DownloadAsync(HttpClient http, Uri url, ReleaseManifest manifest, string partPath,
-        Action<HttpRequestMessage> authorize, Action<long> progress, CancellationToken cancellationToken)
+        Action<HttpRequestMessage> authorize, Action<long> progress, CancellationToken cancellationToken, TimeSpan? idleTimeout = null)
     {
+        TimeSpan idle = idleTimeout ?? IdleTimeout;
         long have = File.Exists(partPath) ? new FileInfo(partPath).Length : 0;
         if (have > manifest.Size)
         {
@@ -39,7 +48,16 @@ public static class ReleaseDownloader
         }
         if (have < manifest.Size)
         {
-            DownloadResult fetched = await FetchAsync(http, url, manifest, partPath, have, authorize, progress, cancellationToken).ConfigureAwait(false);
+            DownloadResult fetched;
+            try
+            {
+                fetched = await FetchAsync(http, url, manifest, partPath, have, authorize, progress, idle, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException e)
+            {
+                // What arrived before the stall stays in the part file: the next try resumes from there.
+                return DownloadResult.Retry($"the download stalled: {e.Message} (it resumes at the next try)");
+            }
             if (fetched.Problem is not null)
             {
                 return fetched;
@@ -68,13 +86,14 @@ public static class ReleaseDownloader
     /// token may travel with the request, and a downgrade of the channel is a sign of trouble). Null and why when refused.
     /// </summary>
     public static async Task<(HttpResponseMessage? Response, string? Problem)> SendAsync(HttpClient http, Uri url, Action<HttpRequestMessage> configure,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, TimeSpan? idleTimeout = null)
     {
         for (int redirects = 0; ; redirects++)
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, url);
             configure(request);
-            HttpResponseMessage response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            HttpResponseMessage response = await WithinIdleTimeout(token => http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token),
+                idleTimeout ?? IdleTimeout, cancellationToken).ConfigureAwait(false);
             if ((int)response.StatusCode is not (301 or 302 or 303 or 307 or 308))
             {
                 return (response, null);
@@ -90,8 +109,23 @@ public static class ReleaseDownloader
         }
     }
 
+    /// <summary>One step of a transfer, given <see cref="IdleTimeout"/>: a <see cref="TimeoutException"/> when it takes longer.</summary>
+    internal static async Task<T> WithinIdleTimeout<T>(Func<CancellationToken, Task<T>> step, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        idle.CancelAfter(timeout);
+        try
+        {
+            return await step(idle.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"nothing arrived for {timeout.TotalSeconds:0.#} s");
+        }
+    }
+
     private static async Task<DownloadResult> FetchAsync(HttpClient http, Uri url, ReleaseManifest manifest, string partPath, long have,
-        Action<HttpRequestMessage> authorize, Action<long> progress, CancellationToken cancellationToken)
+        Action<HttpRequestMessage> authorize, Action<long> progress, TimeSpan idleTimeout, CancellationToken cancellationToken)
     {
         (HttpResponseMessage? answer, string? redirectProblem) = await SendAsync(http, url, request =>
         {
@@ -100,7 +134,7 @@ public static class ReleaseDownloader
             {
                 request.Headers.Range = new RangeHeaderValue(have, null);
             }
-        }, cancellationToken).ConfigureAwait(false);
+        }, cancellationToken, idleTimeout).ConfigureAwait(false);
         if (answer is null)
         {
             return DownloadResult.Retry(redirectProblem!);
@@ -138,7 +172,7 @@ public static class ReleaseDownloader
         byte[] buffer = new byte[64 * 1024];
         long written = offset;
         int read;
-        while ((read = await body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+        while ((read = await WithinIdleTimeout(token => body.ReadAsync(buffer, token).AsTask(), idleTimeout, cancellationToken).ConfigureAwait(false)) > 0)
         {
             if (written + read > manifest.Size)
             {

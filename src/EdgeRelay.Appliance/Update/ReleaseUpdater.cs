@@ -25,6 +25,15 @@ public sealed class ReleaseUpdater : IAsyncDisposable
     private static readonly TimeSpan MaxRetry = TimeSpan.FromMinutes(15);
     private static readonly TimeSpan HealthRetry = TimeSpan.FromSeconds(3);
 
+    /// <summary>
+    /// After a refusal the target is looked at again this much later: a refusal is final for these bytes, but a manifest
+    /// or a binary behind the same URL can be mended (a cache that served a stale file, a release published by halves).
+    /// </summary>
+    private static readonly TimeSpan RefusedRetry = TimeSpan.FromHours(1);
+
+    /// <summary>Room left on the state partition beyond a download: the last good configuration and the logs of a box must still fit.</summary>
+    private const long FreeSpaceMargin = 4L * 1024 * 1024;
+
     private readonly SlotStore _store;
     private readonly RunningRelease _running;
     private readonly string _rid;
@@ -78,10 +87,10 @@ public sealed class ReleaseUpdater : IAsyncDisposable
     public event Action<UpdateStatus>? Changed;
 
     /// <summary>
-    /// When this process is a release on trial: it has <paramref name="healthTimeout"/> to become healthy
-    /// (checked every few seconds), then it is committed; otherwise rolled back, and the process restarts.
+    /// When this process is a release on trial: it has the trial's health timeout to become healthy and stay so for a
+    /// while (checked every few seconds), then it is committed; otherwise rolled back, and the process restarts.
     /// </summary>
-    public void StartTrialWatch(TimeSpan healthTimeout)
+    public void StartTrialWatch()
     {
         SlotState state = _store.Load(out _);
         if (_running.Slot is null || state.Trial is not { } trial || trial.Slot != _running.Slot)
@@ -90,12 +99,15 @@ public sealed class ReleaseUpdater : IAsyncDisposable
         }
         SetStatus(s => s with { Phase = UpdatePhase.Trial, Target = trial.Version, Problem = null });
         _model.Raise(StatusReasons.Updating);
-        _trial = Task.Run(() => WatchTrialAsync(trial, healthTimeout, _stopping.Token));
+        _trial = Task.Run(() => WatchTrialAsync(trial, _stopping.Token));
     }
 
-    private async Task WatchTrialAsync(SlotTrial trial, TimeSpan healthTimeout, CancellationToken cancellationToken)
+    private async Task WatchTrialAsync(SlotTrial trial, CancellationToken cancellationToken)
     {
+        TimeSpan healthTimeout = trial.HealthTimeout;
+        TimeSpan soak = trial.Soak;
         long started = _time.GetTimestamp();
+        long? healthySince = null;
         string? problem = "not checked yet";
         try
         {
@@ -103,17 +115,25 @@ public sealed class ReleaseUpdater : IAsyncDisposable
             {
                 try
                 {
-                    problem = await _host.CheckHealthAsync(cancellationToken).ConfigureAwait(false);
+                    problem = NewFault(trial) ?? await _host.CheckHealthAsync(cancellationToken).ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
                     // A check that throws is a check that did not pass; the trial goes on until its time is up.
                     problem = $"the health check failed: {CloudHttp.Describe(e)}";
                 }
-                if (problem is null)
+                if (problem is not null)
                 {
-                    Commit(trial);
-                    return;
+                    healthySince = null;
+                }
+                else if ((healthySince ??= _time.GetTimestamp()) is { } since && _time.GetElapsedTime(since) >= soak)
+                {
+                    if (Commit(trial))
+                    {
+                        return;
+                    }
+                    problem = "the commit cannot be written";
+                    break;
                 }
                 await Task.Delay(HealthRetry, _time, cancellationToken).ConfigureAwait(false);
             }
@@ -123,15 +143,14 @@ public sealed class ReleaseUpdater : IAsyncDisposable
             // Stopped while on trial (a reboot, systemctl stop): the next start counts as another start of the trial.
             return;
         }
+        problem ??= $"it had passed its checks for less than the {soak.TotalSeconds:0} s it must stay healthy";
         string previous = trial.PreviousVersion ?? "the packaged binary";
         UpdateLog.RollingBack(_logger, trial.Version, trial.Slot, (int)healthTimeout.TotalSeconds, problem, previous);
         try
         {
-            SlotState state = _store.Load(out _);
-            if (state.Trial?.Slot == trial.Slot)
-            {
-                _store.Save(SlotSelector.RollBack(state, $"not healthy within {(int)healthTimeout.TotalSeconds} s: {problem}", _time));
-            }
+            _store.Update(state => trial.IsSameStart(state.Trial)
+                ? SlotSelector.RollBack(state, $"not healthy within {(int)healthTimeout.TotalSeconds} s: {problem}", _time)
+                : state);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -141,19 +160,48 @@ public sealed class ReleaseUpdater : IAsyncDisposable
         _host.Restart($"rolling back release {trial.Version}");
     }
 
-    private void Commit(SlotTrial trial)
+    /// <summary>
+    /// A fault this release brought (one the previous release did not have at the switch), or the cloud's configuration
+    /// refused (D6): a release that cannot take the configuration the box is given is not healthy, whatever it relays.
+    /// </summary>
+    private string? NewFault(SlotTrial trial)
     {
-        SlotState state = _store.Load(out _);
-        if (state.Trial?.Slot != trial.Slot)
+        IReadOnlyList<StatusReason> reasons = _model.Current.Reasons;
+        if (reasons.FirstOrDefault(r => r.Severity == Severity.Fault && !(trial.FaultsAtSwitch ?? []).Contains(r.Code)) is { } fault)
         {
-            return;
+            return fault.ToString();
         }
-        // Not caught: a commit that cannot be written is a trial that goes on (the next starts count), which is what it is.
-        _store.Save(state with { Trial = null, CurrentVersion = trial.Version });
+        return reasons.Contains(StatusReasons.ConfigurationRejected) ? StatusReasons.ConfigurationRejected.ToString() : null;
+    }
+
+    /// <summary>False when the commit cannot be written: the trial then ends as one that did not prove itself.</summary>
+    private bool Commit(SlotTrial trial)
+    {
+        bool committed = false;
+        try
+        {
+            // Under slots.json's lock: the trial guard outside this process may be rolling back at the deadline.
+            _store.Update(state =>
+            {
+                committed = trial.IsSameStart(state.Trial);
+                return committed ? state with { Trial = null, CurrentVersion = trial.Version } : state;
+            });
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            UpdateLog.CommitNotSaved(_logger, trial.Version, e.Message);
+            return false;
+        }
+        if (!committed)
+        {
+            // Rolled back by the guard in the meantime (it stops this process next), or started again: not this start's to commit.
+            return true;
+        }
         UpdateLog.Committed(_logger, trial.Version, trial.Slot, trial.PreviousVersion ?? "the packaged binary");
         _model.Clear(StatusReasons.Updating);
         _model.Clear(StatusReasons.UpdateRolledBack);
         SetStatus(s => s with { Phase = UpdatePhase.Idle, Target = null, Problem = null });
+        return true;
     }
 
     /// <summary>
@@ -197,6 +245,9 @@ public sealed class ReleaseUpdater : IAsyncDisposable
         TimeSpan retry = FirstRetry;
         try
         {
+            // A release on trial proves itself first: a commit lets the target be taken, a rollback restarts the process.
+            await _trial.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            cancellationToken.ThrowIfCancellationRequested();
             while (!cancellationToken.IsCancellationRequested)
             {
                 Attempt attempt;
@@ -218,10 +269,11 @@ public sealed class ReleaseUpdater : IAsyncDisposable
                             DownloadedBytes = null, Size = null });
                         return;
                     case Outcome.Refused:
-                        UpdateLog.Refused(_logger, target.Version, _running.Version, attempt.Problem!);
+                        UpdateLog.Refused(_logger, target.Version, _running.Version, attempt.Problem!, (int)RefusedRetry.TotalMinutes);
                         SetStatus(s => s with { Phase = UpdatePhase.Refused, Target = target.Version, Problem = attempt.Problem });
                         _model.Clear(StatusReasons.Updating);
-                        return;
+                        await Task.Delay(RefusedRetry, _time, cancellationToken).ConfigureAwait(false);
+                        break;
                     case Outcome.Switched:
                         return;
                     default:
@@ -238,7 +290,11 @@ public sealed class ReleaseUpdater : IAsyncDisposable
         {
             // Another target, or none: a drain this target began ends with it (the next target drains again if it must).
             _host.CancelDrain();
-            _model.Clear(StatusReasons.Updating);
+            if (_trial.IsCompleted)
+            {
+                // While this release is on trial, D12 is the trial's, and stays until it is committed.
+                _model.Clear(StatusReasons.Updating);
+            }
         }
     }
 
@@ -305,6 +361,10 @@ public sealed class ReleaseUpdater : IAsyncDisposable
         try
         {
             _store.Prepare(slot, manifest);
+            if (SpaceProblem(part, manifest) is { } space)
+            {
+                return new Attempt(Outcome.Retry, space);
+            }
             DownloadResult download = await ReleaseDownloader.DownloadAsync(_http, binaryUrl, manifest, part, _authorize,
                 bytes => SetStatus(s => s with { DownloadedBytes = bytes }, notify: false), cancellationToken).ConfigureAwait(false);
             if (download.Problem is not null)
@@ -313,7 +373,7 @@ public sealed class ReleaseUpdater : IAsyncDisposable
                 return new Attempt(download.Refused ? Outcome.Refused : Outcome.Retry, download.Problem);
             }
         }
-        catch (Exception e) when (e is HttpRequestException or IOException or UnauthorizedAccessException
+        catch (Exception e) when (e is HttpRequestException or IOException or UnauthorizedAccessException or TimeoutException
             || e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
             return new Attempt(Outcome.Retry, $"the download stopped: {CloudHttp.Describe(e)} (it resumes at the next try)");
@@ -330,17 +390,32 @@ public sealed class ReleaseUpdater : IAsyncDisposable
         {
             UpdateLog.WaitingForWindow(_logger, manifest.Version, window.ToString());
         }
-        await _host.PrepareToSwitchAsync(target, phase => SetStatus(s => s with { Phase = phase }), cancellationToken).ConfigureAwait(false);
+        await _host.PrepareToSwitchAsync(target, phase =>
+        {
+            // Waiting hours for the window is no time to tell a technician "do not unplug"; the drain and the switch are.
+            _model.Set(StatusReasons.Updating, phase != UpdatePhase.WaitingForWindow);
+            SetStatus(s => s with { Phase = phase });
+        }, cancellationToken).ConfigureAwait(false);
+        _model.Raise(StatusReasons.Updating);
 
-        // The switch: slots.json names the new slot, on trial, with the way back.
-        SlotState now = _store.Load(out _);
-        if (now.Current != state.Current || now.Trial is not null)
+        // The switch: slots.json names the new slot, on trial, with the way back, the time it has to prove itself, and
+        // the faults that are not its doing.
+        string[] faults = [.. _model.Current.Reasons.Where(r => r.Severity == Severity.Fault).Select(r => r.Code)];
+        bool switched = false;
+        _store.Update(now =>
+        {
+            switched = now.Current == state.Current && now.Trial is null;
+            return switched
+                ? new SlotState(slot, manifest.Version, new SlotTrial(slot, manifest.Version, now.Current, _running.Version, 0, _time.GetUtcNow(),
+                    (int)Math.Ceiling(target.HealthTimeout.TotalSeconds), faults, (int)Math.Ceiling(target.Soak.TotalSeconds)), now.Failed,
+                    _running.Slot is null ? _running.Version : now.PackagedVersion)
+                : now;
+        });
+        if (!switched)
         {
             _host.CancelDrain();
             return new Attempt(Outcome.Retry, "the slots changed while the release was prepared");
         }
-        _store.Save(new SlotState(slot, manifest.Version, new SlotTrial(slot, manifest.Version, now.Current, _running.Version, 0, _time.GetUtcNow()), now.Failed,
-            _running.Slot is null ? _running.Version : now.PackagedVersion));
         UpdateLog.Switching(_logger, manifest.Version, slot, _running.Version);
         SetStatus(s => s with { Phase = UpdatePhase.Switching });
         _host.Restart($"switching to release {manifest.Version}");
@@ -369,7 +444,9 @@ public sealed class ReleaseUpdater : IAsyncDisposable
             byte[] buffer = new byte[ReleaseManifest.MaxDocumentBytes + 1];
             int length = 0;
             int read;
-            while (length < buffer.Length && (read = await body.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false)) > 0)
+            while (length < buffer.Length
+                && (read = await ReleaseDownloader.WithinIdleTimeout(token => body.ReadAsync(buffer.AsMemory(length), token).AsTask(),
+                    ReleaseDownloader.IdleTimeout, cancellationToken).ConfigureAwait(false)) > 0)
             {
                 length += read;
             }
@@ -377,11 +454,21 @@ public sealed class ReleaseUpdater : IAsyncDisposable
                 ? (null, $"the manifest is larger than {ReleaseManifest.MaxDocumentBytes} bytes")
                 : (Encoding.UTF8.GetString(buffer, 0, length), null);
         }
-        catch (Exception e) when (e is HttpRequestException or IOException
+        catch (Exception e) when (e is HttpRequestException or IOException or TimeoutException
             || e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
             return (null, $"the manifest cannot be fetched: {CloudHttp.Describe(e)}");
         }
+    }
+
+    /// <summary>Whether the rest of the download fits on the state partition with room to spare; null when it does.</summary>
+    private string? SpaceProblem(string part, ReleaseManifest manifest)
+    {
+        long have = File.Exists(part) ? new FileInfo(part).Length : 0;
+        long free = new DriveInfo(_store.Directory).AvailableFreeSpace;
+        long needed = Math.Max(0, manifest.Size - have) + FreeSpaceMargin;
+        return free >= needed ? null
+            : $"the state partition has {free / (1024 * 1024)} MiB free; release {manifest.Version} needs {needed / (1024 * 1024)} MiB (its {manifest.Size} bytes and a margin)";
     }
 
     /// <summary>"1.4" and "1.4.0" are one version; text that is not a version is compared as text.</summary>

@@ -8,17 +8,14 @@ public sealed record SlotChoice(string? Slot, string? Version, string? BinaryPat
 /// The decision at every start of the packaged binary, before anything else: which binary runs. It lives
 /// in the packaged binary, which an update never replaces, so no release can take the decision away.
 /// A slot on trial (switched to, not yet healthy) gets <see cref="MaxTrialStarts"/> starts: a release that
-/// crashes, hangs (the systemd watchdog kills it) or never turns healthy is started again by systemd
-/// (Restart=on-failure) and each start is counted here, before the release runs; the start after the
-/// last is the packaged binary's or the previous slot's again, and the version is recorded as failed.
-/// The count is written before the release starts, so a crash anywhere cannot make a trial endless.
+/// crashes, hangs (the systemd watchdog kills it) or gives no verdict in time (its <see cref="TrialGuard"/>
+/// kills it) is started again by systemd (Restart=always) and each start is counted here, before the release
+/// runs; the start after the last is the packaged binary's or the previous slot's again, and the version is
+/// recorded as failed. The count is written before the release starts, so a crash anywhere cannot make a trial endless.
 /// </summary>
 public static class SlotSelector
 {
-    /// <summary>
-    /// Starts a release on trial gets. With the unit's RestartSec=2s and StartLimitBurst, the rollback comes
-    /// before systemd's start limit would stop restarting the service.
-    /// </summary>
+    /// <summary>Starts a release on trial gets: one crash can be bad luck (a power cut), three are the release's.</summary>
     public const int MaxTrialStarts = 3;
 
     /// <summary>Set for the release a slot runs: its slot letter, so that it does not choose again and knows which trial is its own.</summary>
@@ -32,7 +29,48 @@ public static class SlotSelector
     public static SlotChoice Choose(SlotStore store, TimeProvider time, string packagedVersion, IReadOnlyList<Cloud.TrustedKey>? releaseKeys = null)
     {
         var notes = new List<string>();
-        SlotState state = store.Load(out string? problem);
+        if (!File.Exists(store.StatePath))
+        {
+            // No update ever switched a slot here: nothing to decide, and nothing is written (not even the lock).
+            return new SlotChoice(null, null, null, SlotState.Packaged, notes);
+        }
+        SlotChoice? choice = null;
+        try
+        {
+            // Decided and counted under the lock: the trial guard of an earlier start may be rolling back at this moment.
+            store.Update((state, problem) =>
+            {
+                choice = Decide(store, state, problem, time, packagedVersion, releaseKeys, notes);
+                return choice.State;
+            });
+            return choice!;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            string note = $"cannot write {store.StatePath}: {e.Message}";
+            if (choice is null)
+            {
+                // Not even the lock (a read-only state partition): decided on what is there, and nothing can be counted.
+                notes.Clear();
+                SlotState loaded = store.Load(out string? problem);
+                choice = Decide(store, loaded, problem, time, packagedVersion, releaseKeys, notes);
+                if (ReferenceEquals(choice.State, loaded))
+                {
+                    // Nothing needed writing: a committed slot, or the packaged binary, runs as it would have.
+                    return choice;
+                }
+            }
+            // A start that cannot be counted could be one of endless many: a release on trial does not get it.
+            return choice.State.Trial is not null
+                ? new SlotChoice(null, null, null, SlotState.Packaged, [.. notes, note + ": running the packaged binary"])
+                : choice with { Notes = [.. notes, note] };
+        }
+    }
+
+    /// <summary>The decision on the state as loaded; its <see cref="SlotChoice.State"/> is that same instance when nothing is to be written.</summary>
+    private static SlotChoice Decide(SlotStore store, SlotState state, string? problem, TimeProvider time, string packagedVersion,
+        IReadOnlyList<Cloud.TrustedKey>? releaseKeys, List<string> notes)
+    {
         if (problem is not null)
         {
             notes.Add(problem);
@@ -62,7 +100,7 @@ public static class SlotSelector
         {
             if (store.Verify(slot, releaseKeys, out string? damaged) is { } manifest)
             {
-                return Save(store, state, chosen, new SlotChoice(slot, manifest.Version, store.BinaryPath(slot), chosen, notes));
+                return new SlotChoice(slot, manifest.Version, store.BinaryPath(slot), chosen, notes);
             }
             notes.Add(damaged!);
             chosen = chosen.Trial is not null
@@ -70,7 +108,7 @@ public static class SlotSelector
                 // A committed slot that no longer verifies: the packaged binary runs, which is always whole.
                 : chosen with { Current = null, CurrentVersion = null };
         }
-        return Save(store, state, chosen, new SlotChoice(null, null, null, chosen, notes));
+        return new SlotChoice(null, null, null, chosen, notes);
     }
 
     /// <summary>Back to the slot the trial came from; the version joins the failed ones.</summary>
@@ -79,27 +117,5 @@ public static class SlotSelector
         SlotTrial trial = state.Trial ?? throw new InvalidOperationException("no release is on trial");
         return new SlotState(trial.Previous, trial.PreviousVersion, null, [.. state.Failed, new FailedRelease(trial.Version, reason, time.GetUtcNow())],
             state.PackagedVersion);
-    }
-
-    private static SlotChoice Save(SlotStore store, SlotState loaded, SlotState chosen, SlotChoice choice)
-    {
-        if (ReferenceEquals(loaded, chosen))
-        {
-            return choice;
-        }
-        try
-        {
-            // Before the release starts: a start that is not on disk is a start the trial does not count.
-            store.Save(chosen);
-            return choice;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            string note = $"cannot write {store.StatePath}: {e.Message}";
-            // A start that cannot be counted could be one of endless many: a release on trial does not get it.
-            return chosen.Trial is null
-                ? choice with { Notes = [.. choice.Notes, note] }
-                : new SlotChoice(null, null, null, SlotState.Packaged, [.. choice.Notes, note + ": running the packaged binary"]);
-        }
     }
 }

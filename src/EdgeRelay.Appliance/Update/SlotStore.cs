@@ -12,7 +12,30 @@ public sealed record FailedRelease(string Version, string Reason, DateTimeOffset
 /// A slot that was switched to and has not yet proved itself (READY and healthy): <paramref name="Previous"/> is
 /// the slot to go back to (null: the packaged binary), <paramref name="Attempts"/> how many starts it has had.
 /// </summary>
-public sealed record SlotTrial(string Slot, string Version, string? Previous, string? PreviousVersion, int Attempts, DateTimeOffset SwitchedAt);
+/// <param name="HealthTimeoutSeconds">How long each start has to prove itself (update.healthTimeoutSeconds at the switch): the
+/// release's own watch and the <see cref="TrialGuard"/> outside it both go by it. 0 in a slots.json written before it was kept.</param>
+/// <param name="SoakSeconds">How long it must stay healthy before it is committed (update.soakSeconds at the switch); 0: <see cref="UpdateTarget.DefaultSoak"/>.</param>
+/// <param name="FaultsAtSwitch">The fault reasons (F codes) the previous release had at the switch: they are not the new release's doing,
+/// and would not go away by rolling back, so they do not count against it.</param>
+public sealed record SlotTrial(string Slot, string Version, string? Previous, string? PreviousVersion, int Attempts, DateTimeOffset SwitchedAt,
+    int HealthTimeoutSeconds = 0, string[]? FaultsAtSwitch = null, int SoakSeconds = 0)
+{
+    /// <summary>The health timeout of a trial recorded without one: update.healthTimeoutSeconds' default.</summary>
+    public const int DefaultHealthTimeoutSeconds = 180;
+
+    public TimeSpan HealthTimeout => TimeSpan.FromSeconds(HealthTimeoutSeconds > 0 ? HealthTimeoutSeconds : DefaultHealthTimeoutSeconds);
+
+    public TimeSpan Soak => SoakSeconds > 0 ? TimeSpan.FromSeconds(SoakSeconds) : UpdateTarget.DefaultSoak(HealthTimeout);
+
+    /// <summary>The same start of the same trial: a later start counts one more attempt, a commit or a rollback ends it.</summary>
+    public bool IsSameStart(SlotTrial? other) => other is not null && other.Slot == Slot && other.Version == Version && other.Attempts == Attempts;
+
+    public bool Equals(SlotTrial? other) => other is not null && Slot == other.Slot && Version == other.Version && Previous == other.Previous
+        && PreviousVersion == other.PreviousVersion && Attempts == other.Attempts && SwitchedAt == other.SwitchedAt
+        && HealthTimeoutSeconds == other.HealthTimeoutSeconds && SoakSeconds == other.SoakSeconds && (FaultsAtSwitch ?? []).SequenceEqual(other.FaultsAtSwitch ?? []);
+
+    public override int GetHashCode() => HashCode.Combine(Slot, Version, Previous, PreviousVersion, Attempts, SwitchedAt, HealthTimeoutSeconds);
+}
 
 /// <summary>
 /// Which binary runs: <see cref="Current"/> is slot "a" or "b", or null for the packaged binary (the one
@@ -44,6 +67,10 @@ public sealed class SlotStore
     public const string BinaryName = "edgerelay";
     public const string ManifestName = "release.jws";
     public const string StateName = "slots.json";
+    public const string LockName = "slots.lock";
+
+    /// <summary>How long <see cref="Update"/> waits for another writer (the trial guard, a commit) before it gives up.</summary>
+    private static readonly TimeSpan LockWait = TimeSpan.FromSeconds(10);
 
     /// <summary>How many failed versions are remembered.</summary>
     private const int MaxFailed = 16;
@@ -78,8 +105,6 @@ public sealed class SlotStore
             {
                 return SlotState.Packaged;
             }
-            // A writer cut off before its rename leaves its temporary file (a power cut in the switch).
-            AtomicFile.RemoveLeftovers(StatePath);
             SlotRecord? record = JsonSerializer.Deserialize(File.ReadAllBytes(StatePath), SlotJsonContext.Default.SlotRecord);
             if (record is null || record.Format != 1 || record.Current is not (null or "a" or "b")
                 || record.Trial is { } t && (t.Slot != record.Current || t.Previous is not (null or "a" or "b") || t.Version is null))
@@ -97,7 +122,51 @@ public sealed class SlotStore
         }
     }
 
-    /// <summary>The switch itself, and every later change of the state: one atomic replacement of slots.json.</summary>
+    /// <summary>
+    /// Every change of the state: <paramref name="change"/> gets the state as it is on disk and returns the next one (the
+    /// same instance: nothing to write), which is saved. Two processes change slots.json (the relay, and the
+    /// <see cref="TrialGuard"/> beside a release on trial), and a change is a read, a decision and a write: each holds
+    /// <c>slots.lock</c> (flock(2), which .NET takes for <see cref="FileShare.None"/>) from the read to the rename.
+    /// Returns the state as saved. Throws <see cref="IOException"/> when the lock or the write cannot be had.
+    /// </summary>
+    public SlotState Update(Func<SlotState, SlotState> change) => Update((state, _) => change(state));
+
+    /// <summary>As <see cref="Update(Func{SlotState, SlotState})"/>; <paramref name="change"/> also gets why the file could not be read, if it could not.</summary>
+    public SlotState Update(Func<SlotState, string?, SlotState> change)
+    {
+        System.IO.Directory.CreateDirectory(Directory);
+        using FileStream held = Lock();
+        // A writer cut off before its rename leaves its temporary file (a power cut in the switch); with the lock held no
+        // writer is between its write and its rename, so whatever is left is a leftover.
+        AtomicFile.RemoveLeftovers(StatePath);
+        SlotState loaded = Load(out string? problem);
+        SlotState next = change(loaded, problem);
+        if (!ReferenceEquals(next, loaded))
+        {
+            Save(next);
+        }
+        return next;
+    }
+
+    private FileStream Lock()
+    {
+        string path = Path.Combine(Directory, LockName);
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        while (true)
+        {
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (File.Exists(path) && System.Diagnostics.Stopwatch.GetElapsedTime(started) < LockWait)
+            {
+                // Held by the other process for the few milliseconds of a change.
+                Thread.Sleep(20);
+            }
+        }
+    }
+
+    /// <summary>One atomic replacement of slots.json; a change of what is on disk goes through <see cref="Update"/>.</summary>
     public void Save(SlotState state)
     {
         System.IO.Directory.CreateDirectory(Directory);

@@ -7,8 +7,8 @@ internal static partial class UpdateLog
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "update to {Version}: {Manifest} verified (signed by key {KeyId}); downloading into slot {Slot}")]
     public static partial void Downloading(ILogger logger, string version, string manifest, string keyId, string slot);
 
-    [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "update to {Version} refused, {Running} stays: {Problem}")]
-    public static partial void Refused(ILogger logger, string version, string running, string problem);
+    [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "update to {Version} refused, {Running} stays: {Problem} (looked at again in {RetryMinutes} min, or when the cloud names another target)")]
+    public static partial void Refused(ILogger logger, string version, string running, string problem, int retryMinutes);
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "update to {Version} not done yet, next try in {RetrySeconds} s: {Problem}")]
     public static partial void Retrying(ILogger logger, string version, int retrySeconds, string problem);
@@ -30,4 +30,7 @@ internal static partial class UpdateLog
 
     [LoggerMessage(EventId = 9, Level = LogLevel.Error, Message = "release {Version}: the rollback cannot be written ({Problem}); restarting, and the slot selector rolls back after the trial's last start")]
     public static partial void RollbackNotSaved(ILogger logger, string version, string problem);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Error, Message = "release {Version} is healthy, but its commit cannot be written ({Problem}): it is treated as not proved, and rolled back")]
+    public static partial void CommitNotSaved(ILogger logger, string version, string problem);
 }

@@ -12,7 +12,20 @@ namespace EdgeRelay.Appliance.Update;
 /// Zero: switch at once (calls in progress end). Otherwise drain first (new allocations get 300 Try Alternate)
 /// until no allocation is left or this long has passed.
 /// </param>
-public sealed record UpdateTarget(string Version, Uri ManifestUrl, bool AllowDowngrade, TimeSpan HealthTimeout, UpdateWindow? Window, TimeSpan DrainTimeout);
+/// <param name="SoakTime">How long the new version must pass every check before it is committed; null: <see cref="DefaultSoak"/>.</param>
+public sealed record UpdateTarget(string Version, Uri ManifestUrl, bool AllowDowngrade, TimeSpan HealthTimeout, UpdateWindow? Window, TimeSpan DrainTimeout,
+    TimeSpan? SoakTime = null)
+{
+    private static readonly TimeSpan MaxDefaultSoak = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// A relay that passes one probe and falls over a minute later is not proved: by default it must stay healthy for a
+    /// quarter of its health timeout, at most a minute, leaving it the rest to become healthy in the first place.
+    /// </summary>
+    public static TimeSpan DefaultSoak(TimeSpan healthTimeout) => healthTimeout / 4 < MaxDefaultSoak ? healthTimeout / 4 : MaxDefaultSoak;
+
+    public TimeSpan Soak => SoakTime ?? DefaultSoak(HealthTimeout);
+}
 
 /// <summary>A daily span of UTC time, such as 02:00–05:00, when the fewest calls are in progress.</summary>
 public readonly record struct UpdateWindow(TimeOnly Start, TimeOnly End)

@@ -596,7 +596,7 @@ public static class ConfigurationReader
     /// </summary>
     private static UpdateTarget ReadUpdate(JsonElement element)
     {
-        var section = new JsonSection(element, "update", "version", "manifestUrl", "allowDowngrade", "healthTimeoutSeconds", "window", "drainSeconds");
+        var section = new JsonSection(element, "update", "version", "manifestUrl", "allowDowngrade", "healthTimeoutSeconds", "soakSeconds", "window", "drainSeconds");
         string version = section.GetString("version") ?? throw new ConfigurationException("update.version: missing: expected the release's version, e.g. \"1.4.2\"");
         if (!ReleaseVersion.TryParse(version, out _))
         {
@@ -618,9 +618,15 @@ public static class ConfigurationReader
             }
             window = new UpdateWindow(start, end);
         }
-        return new UpdateTarget(version, manifestUrl, section.GetBoolean("allowDowngrade") ?? false,
-            ReadSeconds(section, "healthTimeoutSeconds", 30, 3600) ?? TimeSpan.FromSeconds(180), window,
-            TimeSpan.FromSeconds(section.GetInt32("drainSeconds", 0, 86400) ?? 600));
+        TimeSpan healthTimeout = ReadSeconds(section, "healthTimeoutSeconds", 30, 3600) ?? TimeSpan.FromSeconds(180);
+        TimeSpan? soak = ReadSeconds(section, "soakSeconds", 1, 3600);
+        if (soak > healthTimeout / 2)
+        {
+            throw new ConfigurationException(string.Create(CultureInfo.InvariantCulture,
+                $"update.soakSeconds: {soak.Value.TotalSeconds:0} is not valid: expected at most half of update.healthTimeoutSeconds ({healthTimeout.TotalSeconds:0}), so that the release has the rest to become healthy"));
+        }
+        return new UpdateTarget(version, manifestUrl, section.GetBoolean("allowDowngrade") ?? false, healthTimeout, window,
+            TimeSpan.FromSeconds(section.GetInt32("drainSeconds", 0, 86400) ?? 600), soak);
     }
 
     /// <summary>At most this many NTP servers: timesyncd tries them in turn, and a list this long is a mistake.</summary>

@@ -362,4 +362,56 @@ public sealed class SlotStoreTests : IDisposable
         Assert.Null(_store.Verify("a", out string? problem));
         Assert.Equal("slot a holds no complete release", problem);
     }
+
+    // --- Update: the read, the decision and the write under slots.lock ----------------------------------
+
+    [Fact]
+    public async Task An_update_waits_for_the_other_writers_lock_and_then_changes_what_that_writer_left()
+    {
+        _store.Save(new SlotState("a", "1.5.0", new SlotTrial("a", "1.5.0", null, "1.4.0", 1, Switched), []));
+        Task<SlotState> update;
+        using (var held = new FileStream(Path.Combine(_store.Directory, SlotStore.LockName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+        {
+            update = Task.Run(() => _store.Update(s => s with { Trial = null }));
+            // The other writer (the trial guard, say) rolls back while it holds the lock.
+            _store.Save(new SlotState(null, "1.4.0", null, [new FailedRelease("1.5.0", "no verdict", Switched)]));
+            await Task.Delay(300);
+            Assert.False(update.IsCompleted, "the update did not wait for the lock");
+        }
+
+        SlotState saved = await update;
+
+        // The change was made to what the other writer left, not to what was there before it.
+        Assert.Equal((null, "1.4.0", null), (saved.Current, saved.CurrentVersion, saved.Trial));
+        Assert.Equal(saved.Current, _store.Load(out _).Current);
+        Assert.Single(_store.Load(out _).Failed);
+    }
+
+    [Fact]
+    public void An_update_that_changes_nothing_writes_nothing_and_removes_a_dead_writers_leftover()
+    {
+        _store.Save(new SlotState("a", "1.5.0", null, []));
+        DateTime written = File.GetLastWriteTimeUtc(_store.StatePath);
+        string leftover = Path.Combine(_store.Directory, $".{SlotStore.StateName}.31337.tmp");
+        File.WriteAllText(leftover, "{\"format\":1,\"cur");
+        File.SetLastWriteTimeUtc(_store.StatePath, written.AddMinutes(-5));
+
+        SlotState state = _store.Update(s => s);
+
+        Assert.Equal("a", state.Current);
+        Assert.Equal(written.AddMinutes(-5), File.GetLastWriteTimeUtc(_store.StatePath));
+        Assert.False(File.Exists(leftover));
+    }
+
+    [Fact]
+    public void Loading_leaves_a_temporary_file_alone_since_its_writer_may_be_between_its_write_and_its_rename()
+    {
+        _store.Save(new SlotState("a", "1.5.0", null, []));
+        string writing = Path.Combine(_store.Directory, $".{SlotStore.StateName}.{Environment.ProcessId}.tmp");
+        File.WriteAllText(writing, "{}");
+
+        Assert.Equal("a", _store.Load(out _).Current);
+
+        Assert.True(File.Exists(writing));
+    }
 }

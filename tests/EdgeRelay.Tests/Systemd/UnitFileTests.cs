@@ -53,7 +53,7 @@ public sealed partial class UnitFileTests : IDisposable
         string[] lines = File.ReadAllLines(UnitFile);
         foreach (string expected in new[]
         {
-            "Type=notify", "NotifyAccess=main", "WatchdogSec=30s", "Restart=on-failure", "StateDirectory=edgerelay",
+            "Type=notify", "NotifyAccess=main", "WatchdogSec=30s", "Restart=always", "StartLimitIntervalSec=0", "StateDirectory=edgerelay",
             "AmbientCapabilities=CAP_NET_BIND_SERVICE", "CapabilityBoundingSet=CAP_NET_BIND_SERVICE", "MemoryDenyWriteExecute=yes",
             "SystemCallFilter=@system-service io_uring_setup io_uring_enter io_uring_register",
         })

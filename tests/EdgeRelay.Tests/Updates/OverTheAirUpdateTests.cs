@@ -93,7 +93,8 @@ public sealed class OverTheAirUpdateTests : IAsyncLifetime, IDisposable
     }
 
     /// <summary>Puts a release on the cloud: the binary and its manifest, signed by <paramref name="key"/> (the release key by default).</summary>
-    private string PublishRelease(string version, byte[] binary, ECDsa? key = null, string? sha256 = null, int drainSeconds = 0)
+    private string PublishRelease(string version, byte[] binary, ECDsa? key = null, string? sha256 = null, int drainSeconds = 0, int healthTimeoutSeconds = 30,
+        int? soakSeconds = null)
     {
         string name = $"edgerelay-{version}-linux-x64";
         string binaryPath = _cloud.WriteDocument($"releases/{name}", binary);
@@ -103,7 +104,7 @@ public sealed class OverTheAirUpdateTests : IAsyncLifetime, IDisposable
             manifest = manifest with { Sha256 = sha256 };
         }
         _cloud.WriteDocument($"releases/{name}.jws", manifest.Sign(key ?? _releaseKey));
-        return $$"""{ "version": "{{version}}", "manifestUrl": "{{_cloud.UrlOf($"releases/{name}.jws")}}", "drainSeconds": {{drainSeconds}}, "healthTimeoutSeconds": 30 }""";
+        return $$"""{ "version": "{{version}}", "manifestUrl": "{{_cloud.UrlOf($"releases/{name}.jws")}}", "drainSeconds": {{drainSeconds}}, "healthTimeoutSeconds": {{healthTimeoutSeconds}}{{(soakSeconds is { } soak ? $", \"soakSeconds\": {soak}" : "")}} }""";
     }
 
     private static byte[] GoodBinary => File.ReadAllBytes(AotBinary.Path);
@@ -111,6 +112,10 @@ public sealed class OverTheAirUpdateTests : IAsyncLifetime, IDisposable
     /// <summary>Answers --version like a release, and cannot start: exit 1 at once.</summary>
     private static byte[] CrashingBinary(string version) =>
         Encoding.UTF8.GetBytes($"#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'edgerelay {version}'; exit 0; fi\necho 'this release cannot start' >&2\nexit 1\n");
+
+    /// <summary>Answers --version like a release, starts, and then gives no sign of life: no READY, no verdict on its trial.</summary>
+    private static byte[] HangingBinary(string version) =>
+        Encoding.UTF8.GetBytes($"#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'edgerelay {version}'; exit 0; fi\necho 'this release hangs'\nexec sleep 600\n");
 
     private async Task<JsonElement?> TryStatusAsync()
     {
@@ -126,14 +131,14 @@ public sealed class OverTheAirUpdateTests : IAsyncLifetime, IDisposable
     }
 
     /// <summary>Polls /api/status (bounded) until <paramref name="condition"/> holds of its update object.</summary>
-    private Task<JsonElement> WaitForUpdateAsync(Func<JsonElement, bool> condition, ServiceSupervisor service) =>
-        WaitForStatusAsync(s => s.TryGetProperty("update", out JsonElement update) && update.ValueKind == JsonValueKind.Object && condition(update), service);
+    private Task<JsonElement> WaitForUpdateAsync(Func<JsonElement, bool> condition, ServiceSupervisor service, TimeSpan? wait = null) =>
+        WaitForStatusAsync(s => s.TryGetProperty("update", out JsonElement update) && update.ValueKind == JsonValueKind.Object && condition(update), service, wait);
 
-    private async Task<JsonElement> WaitForStatusAsync(Func<JsonElement, bool> condition, ServiceSupervisor service)
+    private async Task<JsonElement> WaitForStatusAsync(Func<JsonElement, bool> condition, ServiceSupervisor service, TimeSpan? wait = null)
     {
         var waited = Stopwatch.StartNew();
         JsonElement? last = null;
-        while (waited.Elapsed < Wait)
+        while (waited.Elapsed < (wait ?? Wait))
         {
             last = await TryStatusAsync();
             if (last is { } status && condition(status))
@@ -223,6 +228,28 @@ public sealed class OverTheAirUpdateTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task A_release_that_starts_and_never_gives_a_verdict_is_rolled_back_by_the_guard_outside_it()
+    {
+        PublishDocument(PublishRelease("9.8.0", HangingBinary("9.8.0")));
+        using var service = new ServiceSupervisor(AotBinary.Path, "run", "--config", WriteBootstrap());
+
+        // The switch, one start of the release (it hangs: its own watch never runs), the guard's rollback and kill after
+        // its 30 s and the grace, and the packaged binary again, which remembers.
+        JsonElement status = await WaitForUpdateAsync(u => u.GetProperty("lastFailure").ValueKind == JsonValueKind.Object
+            && Text(u, "runningVersion") == "0.1.0" && Text(u, "phase") == "refused", service, wait: TimeSpan.FromSeconds(120));
+        JsonElement update = status.GetProperty("update");
+        Assert.Equal("9.8.0", Text(update.GetProperty("lastFailure"), "version"));
+        Assert.Equal($"it gave no verdict within {30 + (int)TrialGuard.Grace.TotalSeconds} s of its start 1 (the trial guard stopped it)",
+            Text(update.GetProperty("lastFailure"), "reason"));
+        Assert.Contains("release 9.8.0 in slot a rolled back to 0.1.0: it gave no verdict", service.Output);
+        Assert.Equal(1, CountOf(service.Output, "this release hangs"));
+        // Stopped by SIGKILL (128 + 9), after the switch's status 75.
+        Assert.Equal([75, 137], service.Exits);
+        Assert.Equal((null, null), (Slots().Current, Slots().Trial));
+        AssertRelays();
+    }
+
+    [Fact]
     public async Task Releases_with_a_bad_signature_a_wrong_hash_or_an_older_version_are_refused_and_the_running_version_serves()
     {
         using var stranger = ECDsa.Create(ECCurve.NamedCurves.nistP256);
@@ -296,13 +323,15 @@ public sealed class OverTheAirUpdateTests : IAsyncLifetime, IDisposable
         int cutsBeforeSwitch = 0, cutsAfterSwitch = 0;
         for (int trial = 0; trial < Trials; trial++)
         {
-            PublishDocument(PublishRelease($"10.{trial}.0", binary));
-            SlotState before = store.Load(out _);
+            // A second of soak: each start after a switch proves itself and goes on to the next release within the cut's reach.
+            PublishDocument(PublishRelease($"10.{trial}.0", binary, soakSeconds: 1));
+            string version = $"10.{trial}.0";
             using (ExternalProcess relay = ExternalProcess.Start(AotBinary.Path, "run", "--config", bootstrap))
             {
                 Assert.True(relay.WaitForOutput("Status page on", Wait), $"start {trial} did not come up:\n{relay.Output}");
-                // The download (about 1.3 s at the fixture's rate), its checks and the switch: cut anywhere in them, or in the trial after.
-                Thread.Sleep(random.Next(0, 3000));
+                // This start may first be the trial of the last cut's release (a probe and a second of soak), then comes the download
+                // (about 1.3 s at the fixture's rate), its checks and the switch: cut anywhere in them, or in the restart after.
+                Thread.Sleep(random.Next(0, 5000));
                 relay.Kill();
             }
             SlotState after = store.Load(out string? problem);
@@ -311,7 +340,7 @@ public sealed class OverTheAirUpdateTests : IAsyncLifetime, IDisposable
             {
                 Assert.True(store.Verify(slot, out string? damaged) is not null, damaged);
             }
-            if (after.Current == before.Current && after.Trial == before.Trial)
+            if (after.CurrentVersion != version && after.Trial?.Version != version)
             {
                 cutsBeforeSwitch++;
             }

@@ -5,7 +5,7 @@ namespace EdgeRelay.Tests.Updates;
 
 /// <summary>
 /// What systemd does for edgerelay.service here, where there is no systemd to run it (image/systemd/edgerelay.service):
-/// starts the packaged binary, and when it ends with a failure or with status 75 (RestartForceExitStatus=75)
+/// starts the packaged binary, and whenever it ends (Restart=always; status 75 is a switch or a rollback)
 /// starts it again after a short pause (RestartSec=). Every start's output is kept, with its exit status.
 /// </summary>
 internal sealed class ServiceSupervisor : IDisposable
