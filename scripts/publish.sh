@@ -11,6 +11,7 @@
 # Environment:
 #   EDGERELAY_VERSION=1.4.2         build that version instead of Directory.Build.props' <Version>
 #   EDGERELAY_RELEASE_KEY=KEY.pem   sign the release with this key (`edgerelay keygen --out KEY.pem`)
+#   EDGERELAY_RELEASE_FLOOR=1.4.0   the manifest's floor: boxes that commit this release never go below 1.4.0
 #
 # Fails on any build warning (C#, trim/AOT IL2xxx/IL3xxx, linker). Installs the native toolchain it
 # needs from Debian apt when missing: clang for a native build; for a cross build also lld and the
@@ -201,7 +202,7 @@ else
     # A manifest left from an earlier build of this version would name another binary's hash: it goes first.
     rm -f "$RELEASE" "$RELEASE.jws"
     install -m 0755 "$OUT/$NAME" "$RELEASE"
-    SIGN=("${SIGNER[@]}" release sign --binary "$ROOT/$RELEASE" --version "$VERSION" --rid "$RID")
+    SIGN=("${SIGNER[@]}" release sign --binary "$ROOT/$RELEASE" --version "$VERSION" --rid "$RID" ${EDGERELAY_RELEASE_FLOOR:+--floor "$EDGERELAY_RELEASE_FLOOR"})
     if [[ -n $RELEASE_KEY ]]; then
         "${SIGN[@]}" --key "$RELEASE_KEY" --out "$ROOT/$RELEASE.jws" || die "signing the release failed"
     else

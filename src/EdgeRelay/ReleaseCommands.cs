@@ -17,12 +17,14 @@ internal static class ReleaseCommands
     public const string ReleaseUsage = """
         Usage:
           edgerelay release sign --binary FILE --version VERSION --rid RID --key KEY.pem
-                                 [--binary-url URL] [--out FILE]
+                                 [--binary-url URL] [--floor VERSION] [--out FILE]
               write the signed manifest of a release (JWS, ES256): its version, RID, size and SHA-256.
               VERSION is what the binary's --version prints (numbers joined by dots, e.g. 1.4.2); RID is
               linux-x64 or linux-arm64; KEY.pem a key from `edgerelay keygen`. URL is where boxes get the
               binary: a path relative to the manifest's own URL (default: edgerelay-VERSION-RID, the file
-              next to it) or an https:// URL. The manifest goes to FILE, or to standard output
+              next to it) or an https:// URL. --floor: once a box has committed this release, no update takes
+              it below that version, update.allowDowngrade or not (a security fix; at most VERSION).
+              The manifest goes to FILE, or to standard output
           edgerelay release verify --manifest FILE --trusted-key KEY [--trusted-key KEY2]... [--binary FILE]
               check a signed manifest as a box would (the signature by one of the keys, then the content)
               and print what it says; with --binary, check that file's size and SHA-256 against it.
@@ -65,7 +67,7 @@ internal static class ReleaseCommands
     private static int Sign(string[] args, TextWriter stdout, TextWriter stderr)
     {
         const string command = "release sign";
-        bool parsed = ConfigCommands.TryParse(args, 2, ["--binary", "--version", "--rid", "--key", "--binary-url", "--out"], [],
+        bool parsed = ConfigCommands.TryParse(args, 2, ["--binary", "--version", "--rid", "--key", "--binary-url", "--floor", "--out"], [],
             out Dictionary<string, List<string>> options, out List<string> rest, out string? error);
         if (options.ContainsKey("--help"))
         {
@@ -82,11 +84,17 @@ internal static class ReleaseCommands
         string rid = options["--rid"][^1];
         string keyPath = options["--key"][^1];
         string? binaryUrl = options.TryGetValue("--binary-url", out List<string>? urls) ? urls[^1] : null;
+        string? floor = options.TryGetValue("--floor", out List<string>? floors) ? floors[^1] : null;
 
         // The values first, so that a mistake costs no hashing.
         if (!ReleaseVersion.TryParse(version, out _))
         {
             stderr.WriteLine($"edgerelay {command}: --version \"{version}\" is not a release version: expected two to four numbers joined by dots, e.g. 1.4.2 (what the binary's --version prints)");
+            return ExitCodes.Configuration;
+        }
+        if (floor is not null && (!ReleaseVersion.TryParse(floor, out ReleaseVersion parsedFloor) || parsedFloor > ReleaseVersion.Parse(version)))
+        {
+            stderr.WriteLine($"edgerelay {command}: --floor \"{floor}\" is not a release version at most --version {version}");
             return ExitCodes.Configuration;
         }
         if (!Runtimes.Any(r => r.Rid == rid))
@@ -121,7 +129,7 @@ internal static class ReleaseCommands
                 stderr.WriteLine($"edgerelay {command}: --binary {binaryPath} {problem}: nothing signed");
                 return ExitCodes.Configuration;
             }
-            manifest = ReleaseManifest.ForBinary(binaryPath, version, rid, binaryUrl);
+            manifest = ReleaseManifest.ForBinary(binaryPath, version, rid, binaryUrl) with { Floor = floor };
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -132,7 +140,7 @@ internal static class ReleaseCommands
         string signed = manifest.Sign(key);
         string keyId = TrustedKey.FromSigningKey(key).KeyId;
         return ConfigCommands.WriteSigned(command, signed, options, stdout, stderr, path => string.Create(CultureInfo.InvariantCulture,
-            $"Signed {ReleaseManifest.Name} {manifest.Version} for {manifest.Rid} ({manifest.Size} bytes, sha256 {manifest.Sha256}, binary \"{manifest.Binary}\") with key {keyId}: {path}"));
+            $"Signed {ReleaseManifest.Name} {manifest.Version} for {manifest.Rid} ({manifest.Size} bytes, sha256 {manifest.Sha256}, binary \"{manifest.Binary}\"{(manifest.Floor is null ? "" : $", floor {manifest.Floor}")}) with key {keyId}: {path}"));
     }
 
     /// <summary>
@@ -223,6 +231,10 @@ internal static class ReleaseCommands
               sha256:  {manifest.Sha256}
               binary:  {manifest.Binary}
             """));
+        if (manifest.Floor is not null)
+        {
+            stdout.WriteLine($"  floor:   {manifest.Floor} (no update below it once committed)");
+        }
 
         if (!options.TryGetValue("--binary", out List<string>? binaryPaths))
         {

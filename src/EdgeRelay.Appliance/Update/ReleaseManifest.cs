@@ -13,11 +13,16 @@ namespace EdgeRelay.Appliance.Update;
 /// ES256, the key id in the header), so the one check of the signature vouches for every byte of the binary.
 /// <code>{"name":"edgerelay","version":"1.4.2","rid":"linux-arm64","size":15160000,"sha256":"…64 hex…","binary":"edgerelay-1.4.2-linux-arm64"}</code>
 /// </summary>
-public sealed record ReleaseManifest(string Version, string Rid, long Size, string Sha256, string Binary)
+/// <param name="Floor">
+/// Optional: the oldest version a box may go back to once it has committed this release, <c>update.allowDowngrade</c>
+/// or not (a security fix: the versions before it must not run again). It is the release key's word, not the
+/// configuration's, so a leaked configuration key cannot take a fleet back below it. At most <paramref name="Version"/>.
+/// </param>
+public sealed record ReleaseManifest(string Version, string Rid, long Size, string Sha256, string Binary, string? Floor = null)
 {
     public const string Name = "edgerelay";
 
-    /// <summary>Larger than any binary this project can make (15 MB today) and small enough for a 64 MiB state partition.</summary>
+    /// <summary>Larger than any binary this project can make (15 MB today); two slots of it and a download fit the image's 128 MiB state partition.</summary>
     public const long MaxSize = 48L * 1024 * 1024;
 
     /// <summary>A signed manifest is a few hundred bytes; anything much larger is not one.</summary>
@@ -45,6 +50,10 @@ public sealed record ReleaseManifest(string Version, string Rid, long Size, stri
             writer.WriteNumber("size", Size);
             writer.WriteString("sha256", Sha256);
             writer.WriteString("binary", Binary);
+            if (Floor is not null)
+            {
+                writer.WriteString("floor", Floor);
+            }
             writer.WriteEndObject();
         }
         return buffer.ToArray();
@@ -86,7 +95,7 @@ public sealed record ReleaseManifest(string Version, string Rid, long Size, stri
             var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (JsonProperty property in root.EnumerateObject())
             {
-                if (property.Name is not ("name" or "version" or "rid" or "size" or "sha256" or "binary"))
+                if (property.Name is not ("name" or "version" or "rid" or "size" or "sha256" or "binary" or "floor"))
                 {
                     problem = $"the release manifest has an unknown key \"{property.Name}\"";
                     return null;
@@ -103,6 +112,7 @@ public sealed record ReleaseManifest(string Version, string Rid, long Size, stri
             string? rid = StringOf(root, "rid");
             string? sha256 = StringOf(root, "sha256");
             string? binary = StringOf(root, "binary");
+            string? floor = StringOf(root, "floor");
             long size = root.TryGetProperty("size", out JsonElement sizeElement) && sizeElement.ValueKind == JsonValueKind.Number
                 && sizeElement.TryGetInt64(out long value) ? value : -1;
             problem = name != Name ? $"the release manifest names \"{name}\", not {Name}"
@@ -111,8 +121,10 @@ public sealed record ReleaseManifest(string Version, string Rid, long Size, stri
                 : size is <= 0 or > MaxSize ? $"the release manifest's size is not between 1 and {MaxSize} bytes"
                 : sha256 is null || sha256.Length != 64 || !sha256.All(char.IsAsciiHexDigitLower) ? "the release manifest's sha256 is not 64 lower-case hex digits"
                 : binary is null || binary.Length is 0 or > 2048 ? "the release manifest has no binary URL"
+                : root.TryGetProperty("floor", out _) && (!ReleaseVersion.TryParse(floor, out ReleaseVersion parsedFloor) || parsedFloor > ReleaseVersion.Parse(version!))
+                    ? $"the release manifest's floor \"{floor}\" is not a version at most its own {version}"
                 : null;
-            return problem is null ? new ReleaseManifest(version!, rid!, size, sha256!, binary!) : null;
+            return problem is null ? new ReleaseManifest(version!, rid!, size, sha256!, binary!, floor) : null;
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException)
         {

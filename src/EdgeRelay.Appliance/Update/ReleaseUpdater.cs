@@ -180,11 +180,15 @@ public sealed class ReleaseUpdater : IAsyncDisposable
         bool committed = false;
         try
         {
+            // A floor this release sets holds from its commit on (the manifest is read again: the slot is what runs).
+            string? floor = _store.Verify(trial.Slot, out _)?.Floor;
             // Under slots.json's lock: the trial guard outside this process may be rolling back at the deadline.
             _store.Update(state =>
             {
                 committed = trial.IsSameStart(state.Trial);
-                return committed ? state with { Trial = null, CurrentVersion = trial.Version } : state;
+                return committed
+                    ? state with { Trial = null, CurrentVersion = trial.Version, Floor = IsNewer(floor ?? "", state.Floor ?? "") ? floor : state.Floor }
+                    : state;
             });
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -324,6 +328,10 @@ public sealed class ReleaseUpdater : IAsyncDisposable
         {
             return new Attempt(Outcome.Refused, $"{target.Version} is older than the running {_running.Version}: set update.allowDowngrade to go back");
         }
+        if (state.Floor is { } floor && !IsNewer(target.Version, floor) && !SameVersion(target.Version, floor))
+        {
+            return new Attempt(Outcome.Refused, $"{target.Version} is below the floor {floor} that a release committed on this box set (its manifest's \"floor\"): no update goes back below it");
+        }
         if (state.FailureOf(target.Version) is { } failed)
         {
             return new Attempt(Outcome.Refused, $"{target.Version} was rolled back on this box at {failed.At:u} ({failed.Reason}): publish a newer version");
@@ -408,7 +416,7 @@ public sealed class ReleaseUpdater : IAsyncDisposable
             return switched
                 ? new SlotState(slot, manifest.Version, new SlotTrial(slot, manifest.Version, now.Current, _running.Version, 0, _time.GetUtcNow(),
                     (int)Math.Ceiling(target.HealthTimeout.TotalSeconds), faults, (int)Math.Ceiling(target.Soak.TotalSeconds)), now.Failed,
-                    _running.Slot is null ? _running.Version : now.PackagedVersion)
+                    _running.Slot is null ? _running.Version : now.PackagedVersion, now.Floor)
                 : now;
         });
         if (!switched)

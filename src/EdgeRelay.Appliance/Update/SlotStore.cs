@@ -41,9 +41,11 @@ public sealed record SlotTrial(string Slot, string Version, string? Previous, st
 /// Which binary runs: <see cref="Current"/> is slot "a" or "b", or null for the packaged binary (the one
 /// the Debian package or the image installed, which is never overwritten and so always bootable).
 /// <see cref="PackagedVersion"/> is the packaged binary's version when a slot was last switched to: a package
-/// upgraded since then (apt) is seen by the slot selector.
+/// upgraded since then (apt) is seen by the slot selector. <see cref="Floor"/> is the highest
+/// <see cref="ReleaseManifest.Floor"/> of a release committed here: no update goes below it.
 /// </summary>
-public sealed record SlotState(string? Current, string? CurrentVersion, SlotTrial? Trial, IReadOnlyList<FailedRelease> Failed, string? PackagedVersion = null)
+public sealed record SlotState(string? Current, string? CurrentVersion, SlotTrial? Trial, IReadOnlyList<FailedRelease> Failed, string? PackagedVersion = null,
+    string? Floor = null)
 {
     public static SlotState Packaged { get; } = new(null, null, null, []);
 
@@ -113,7 +115,8 @@ public sealed class SlotStore
                 return SlotState.Packaged;
             }
             return new SlotState(record.Current, record.CurrentVersion, record.Trial,
-                record.Failed?.Where(f => f is { Version: not null, Reason: not null }).ToList() ?? [], record.PackagedVersion);
+                record.Failed?.Where(f => f is { Version: not null, Reason: not null }).ToList() ?? [], record.PackagedVersion,
+                ReleaseVersion.TryParse(record.Floor, out _) ? record.Floor : null);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
         {
@@ -170,7 +173,8 @@ public sealed class SlotStore
     public void Save(SlotState state)
     {
         System.IO.Directory.CreateDirectory(Directory);
-        var record = new SlotRecord(1, state.Current, state.CurrentVersion, state.Trial, state.Failed.TakeLast(MaxFailed).ToList(), state.PackagedVersion);
+        var record = new SlotRecord(1, state.Current, state.CurrentVersion, state.Trial, state.Failed.TakeLast(MaxFailed).ToList(), state.PackagedVersion,
+            state.Floor);
         AtomicFile.Write(StatePath, JsonSerializer.SerializeToUtf8Bytes(record, SlotJsonContext.Default.SlotRecord));
     }
 
@@ -269,7 +273,7 @@ public sealed class SlotStore
 }
 
 internal sealed record SlotRecord(int Format, string? Current, string? CurrentVersion, SlotTrial? Trial, IReadOnlyList<FailedRelease>? Failed,
-    string? PackagedVersion = null);
+    string? PackagedVersion = null, string? Floor = null);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]
 [JsonSerializable(typeof(SlotRecord))]

@@ -190,7 +190,28 @@ public sealed class ReleaseManifestTests : IDisposable
         { "extra", "1", "unknown key \"extra\"" },
         { "Name", "\"edgerelay\"", "unknown key \"Name\"" },
         { "signature", "\"x\"", "unknown key \"signature\"" },
+        { "floor", "\"1.5\"", "floor \"1.5\" is not a version at most its own 1.4.2" },
+        { "floor", "\"1.4.3\"", "floor \"1.4.3\" is not a version at most its own 1.4.2" },
+        { "floor", "\"latest\"", "floor \"latest\" is not a version" },
+        { "floor", "1.4", "floor \"\" is not a version" },
+        { "floor", "null", "floor \"\" is not a version" },
     };
+
+    [Theory]
+    [InlineData("1.4.2")]
+    [InlineData("1.3")]
+    [InlineData("0.1.0")]
+    public void A_floor_at_most_the_release_version_is_signed_and_read_back(string floor)
+    {
+        ReleaseManifest withFloor = Good with { Floor = floor };
+
+        ReleaseManifest? manifest = ReleaseManifest.Verify(_signer.Sign(withFloor), [_signer.Trusted], out string? problem, out _);
+
+        Assert.Null(problem);
+        Assert.Equal(withFloor, manifest);
+        using JsonDocument json = JsonDocument.Parse(withFloor.ToJson());
+        Assert.Equal(floor, json.RootElement.GetProperty("floor").GetString());
+    }
 
     [Theory]
     [MemberData(nameof(BadFields))]

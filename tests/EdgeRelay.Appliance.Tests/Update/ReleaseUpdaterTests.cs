@@ -272,6 +272,73 @@ public sealed class ReleaseUpdaterTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task A_committed_releases_floor_holds_against_a_downgrade_even_when_it_is_allowed()
+    {
+        // Release 1.5.0 says that boxes that run it must never go below 1.4.5 (say, a security fix); a floor set by an
+        // earlier release (1.2) is raised, never lowered.
+        InstalledRelease.Install(_store, _signer, "a", "1.5.0", seed: 15, floor: "1.4.5");
+        _store.Save(new SlotState("a", "1.5.0", new SlotTrial("a", "1.5.0", null, Packaged, 1, _clock.GetUtcNow(), 40, [], 1), [], Floor: "1.2"));
+        _host.Health = _ => null;
+        ReleaseUpdater trial = Updater("a", "1.5.0");
+        trial.StartTrialWatch();
+        Assert.True(await _clock.AdvanceUntilAsync(() => _store.Load(out _).Trial is null), Diagnostics(trial));
+        Assert.Equal("1.4.5", _store.Load(out _).Floor);
+        await StopAsync(trial);
+
+        ReleaseUpdater updater = Updater("a", "1.5.0");
+        Published below = Publish("1.4.4");
+        updater.SetTarget(Target(below, allowDowngrade: true));
+        UpdateStatus status = await WaitForPhaseAsync(updater, UpdatePhase.Refused, UpdatePhase.Switching);
+        Assert.Equal(UpdatePhase.Refused, status.Phase);
+        Assert.StartsWith("1.4.4 is below the floor 1.4.5 that a release committed on this box set", status.Problem, StringComparison.Ordinal);
+        Assert.Equal(0, ManifestRequests(below));
+
+        // The floor itself is not below it.
+        updater.SetTarget(Target(Publish("1.4.5"), allowDowngrade: true));
+        await WaitForRestartAsync(updater);
+        Assert.Equal(("b", "1.4.5", "1.4.5"), (_store.Load(out _).Current, _store.Load(out _).Trial!.Version, _store.Load(out _).Floor));
+    }
+
+    [Fact]
+    public async Task Waiting_for_the_window_is_no_time_for_do_not_unplug_but_the_drain_is()
+    {
+        var window = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var drain = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _host.Prepare = async (_, phase, cancellationToken) =>
+        {
+            phase(UpdatePhase.WaitingForWindow);
+            await window.Task.WaitAsync(cancellationToken);
+            phase(UpdatePhase.Draining);
+            await drain.Task.WaitAsync(cancellationToken);
+        };
+        ReleaseUpdater updater = Updater();
+        updater.SetTarget(Target(Publish("1.5.0")));
+
+        await WaitForPhaseAsync(updater, UpdatePhase.WaitingForWindow);
+        Assert.DoesNotContain("D12-updating", Reasons());
+        window.SetResult();
+        await WaitForPhaseAsync(updater, UpdatePhase.Draining);
+        Assert.Contains("D12-updating", Reasons());
+        drain.SetResult();
+        await WaitForRestartAsync(updater);
+        Assert.Contains("D12-updating", Reasons());
+    }
+
+    [Fact]
+    public async Task A_version_check_that_times_out_is_tried_again_not_refused()
+    {
+        _host.Run = _ => throw new TimeoutException("`--version` did not answer within 20 s");
+        ReleaseUpdater updater = Updater();
+
+        updater.SetTarget(Target(Publish("1.5.0")));
+        UpdateStatus status = await WaitForPhaseAsync(updater, UpdatePhase.Retrying, UpdatePhase.Refused);
+
+        Assert.Equal(UpdatePhase.Retrying, status.Phase);
+        Assert.Contains("did not answer within 20 s", status.Problem, StringComparison.Ordinal);
+        Assert.False(File.Exists(_store.StatePath));
+    }
+
+    [Fact]
     public async Task The_running_version_as_target_is_nothing_to_do()
     {
         Published release = Publish(Packaged);

@@ -113,6 +113,35 @@ public sealed partial class ReleaseCommandsTests : IDisposable
     }
 
     [Fact]
+    public void A_floor_is_signed_into_the_manifest_and_verify_shows_it()
+    {
+        SigningKey key = Keygen();
+        string binary = ReleaseBinary();
+        string manifest = PathOf("edgerelay-1.4.2-linux-x64.jws");
+
+        Result sign = Edgerelay("release", "sign", "--binary", binary, "--version", "1.4.2", "--rid", "linux-x64", "--key", key.PrivateKeyPath,
+            "--floor", "1.4.0", "--out", manifest);
+
+        Assert.True(sign.Exit == 0, sign.ToString());
+        Assert.Contains("binary \"edgerelay-1.4.2-linux-x64\", floor 1.4.0) with key", sign.Stderr);
+        Result verify = Edgerelay("release", "verify", "--manifest", manifest, "--trusted-key", key.PublicKey);
+        Assert.True(verify.Exit == 0, verify.ToString());
+        Assert.Contains("  binary:  edgerelay-1.4.2-linux-x64\n  floor:   1.4.0 (no update below it once committed)\n", verify.Stdout);
+    }
+
+    [Fact]
+    public void A_guard_whose_release_already_ended_does_nothing_and_exits_at_once()
+    {
+        // The PID given is not the guard's parent (the release ended before the guard looked): nothing is read or written.
+        Result guard = Edgerelay("release", "guard", "--state-directory", PathOf("state"), "--slot", "a", "--attempt", "1",
+            "--pid", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture) + "0");
+
+        Assert.True(guard.Exit == 0, guard.ToString());
+        Assert.Equal("", guard.Stderr);
+        Assert.False(Directory.Exists(PathOf("state")));
+    }
+
+    [Fact]
     public void The_manifest_is_a_compact_jws_es256_over_exactly_the_manifest_json_that_any_jws_library_can_check()
     {
         SigningKey key = Keygen();
@@ -300,6 +329,8 @@ public sealed partial class ReleaseCommandsTests : IDisposable
     [InlineData("--version", "1.4.2-rc1", "--version \"1.4.2-rc1\" is not a release version")]
     [InlineData("--rid", "linux-arm", "--rid \"linux-arm\" is not a runtime EdgeRelay is built for: expected linux-x64 or linux-arm64")]
     [InlineData("--rid", "win-x64", "--rid \"win-x64\" is not a runtime EdgeRelay is built for: expected linux-x64 or linux-arm64")]
+    [InlineData("--floor", "1.4.3", "--floor \"1.4.3\" is not a release version at most --version 1.4.2")]
+    [InlineData("--floor", "latest", "--floor \"latest\" is not a release version at most --version 1.4.2")]
     [InlineData("--binary-url", "http://releases.example.com/edgerelay-1.4.2-linux-x64", "--binary-url \"http://releases.example.com/edgerelay-1.4.2-linux-x64\" is neither an https:// URL nor a path relative to the manifest's URL")]
     public void Sign_refuses_a_bad_value_with_exit_2_naming_the_flag_the_value_and_what_is_expected(string flag, string value, string expected)
     {
@@ -409,6 +440,8 @@ public sealed partial class ReleaseCommandsTests : IDisposable
     [InlineData(new[] { "release", "verify", "--trusted-key", "MFkw" }, "edgerelay release verify: --manifest FILE is needed")]
     [InlineData(new[] { "release", "verify", "--manifest", "release.jws" }, "edgerelay release verify: --trusted-key KEY is needed")]
     [InlineData(new[] { "release", "publish" }, "edgerelay release: unknown command \"publish\" (expected sign or verify)")]
+    [InlineData(new[] { "release", "guard", "--state-directory", "/tmp", "--slot", "a", "--attempt", "1" }, "edgerelay release guard: --state-directory DIR, --slot SLOT, --attempt N and --pid PID are needed")]
+    [InlineData(new[] { "release", "guard", "--state-directory", "/tmp", "--slot", "a", "--attempt", "1", "--pid", "1" }, "edgerelay release guard: --state-directory DIR")]
     public void Mistakes_on_the_command_line_are_usage_errors_with_exit_64(string[] args, string expected)
     {
         Result run = Edgerelay(args);
