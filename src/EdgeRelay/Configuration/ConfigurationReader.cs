@@ -194,7 +194,19 @@ public static class ConfigurationReader
             throw new ConfigurationException($"cloud.deviceToken: not valid: expected at least {MinDeviceTokenLength} characters without spaces");
         }
         X509Certificate2? ca = null;
-        if (section.GetString("caCertificate") is string caPath)
+        if (section.GetString("caCertificate") is string caText && caText.TrimStart().StartsWith("-----BEGIN CERTIFICATE-----", StringComparison.Ordinal))
+        {
+            // Inline: a bootstrap file that travels alone (the image's FAT partition) can carry its CA with it.
+            try
+            {
+                ca = X509Certificate2.CreateFromPem(caText);
+            }
+            catch (CryptographicException e)
+            {
+                throw new ConfigurationException($"cloud.caCertificate: the inline PEM is not valid: expected one certificate between -----BEGIN CERTIFICATE----- and -----END CERTIFICATE----- ({e.Message})");
+            }
+        }
+        else if (section.GetString("caCertificate") is string caPath)
         {
             try
             {
@@ -202,7 +214,7 @@ public static class ConfigurationReader
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException)
             {
-                throw section.Invalid("caCertificate", caPath, $"a readable PEM or DER certificate file ({e.Message})");
+                throw section.Invalid("caCertificate", caPath, $"a readable PEM or DER certificate file, or a PEM certificate inline ({e.Message})");
             }
         }
         Uri? reportUrl = null;

@@ -85,6 +85,22 @@ public sealed class CloudSectionTests
     }
 
     [Fact]
+    public void The_ca_certificate_may_be_given_inline_so_that_a_bootstrap_file_carries_it()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=EdgeRelay test CA", key, HashAlgorithmName.SHA256);
+        using var ca = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        string pem = System.Text.Json.JsonSerializer.Serialize(ca.ExportCertificatePem() + "\n");
+
+        RelayConfiguration c = ConfigurationReader.Parse(WithCloud($$""", "caCertificate": {{pem}} """));
+
+        Assert.Equal(ca.Thumbprint, c.Cloud!.CaCertificate!.Thumbprint);
+        string broken = System.Text.Json.JsonSerializer.Serialize("-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n");
+        Assert.StartsWith("cloud.caCertificate: the inline PEM is not valid: expected one certificate between -----BEGIN CERTIFICATE----- and -----END CERTIFICATE-----",
+            BootstrapError(WithCloud($$""", "caCertificate": {{broken}} """)));
+    }
+
+    [Fact]
     public void Unknown_cloud_keys_and_bad_numbers_are_named()
     {
         Assert.Contains("cloud.pollInterval", BootstrapError(WithCloud(""", "pollInterval": 5 """)));
