@@ -227,8 +227,6 @@ internal static class RunCommand
             signal.Cancel = true;
             appliance.SetDraining(false, "SIGUSR2");
         });
-        // Taken before Run, which disposes the host (and its service provider) when it returns.
-        BackgroundService[] backgroundServices = [.. host.Services.GetServices<IHostedService>().OfType<BackgroundService>()];
         try
         {
             host.Run();
@@ -236,13 +234,6 @@ internal static class RunCommand
         catch (OperationCanceledException)
         {
             // SIGTERM while the host was still starting: stopping then is what was asked.
-        }
-        // .NET 10's host stops on a background service's exception (BackgroundServiceExceptionBehavior.StopHost) and then
-        // returns as from an orderly stop: the exit status must say it was not one, for the unit's Restart= and for the journal.
-        if (backgroundServices.FirstOrDefault(s => s.ExecuteTask?.IsFaulted == true) is { } failed)
-        {
-            stderr.WriteLine($"edgerelay: stopped because {failed.GetType().Name} failed: {failed.ExecuteTask!.Exception!.GetBaseException().Message}");
-            return ExitCodes.Failure;
         }
         if (restart.Reason is { } reason)
         {

@@ -64,8 +64,9 @@ internal static class TrialGuardCommand
             // The release ended, or its trial was committed, rolled back or started again, before the guard looked: nothing to guard.
             return ExitCodes.Success;
         }
-        string? reason = TrialGuard.WatchAsync(store, trial, () => ProcessImage.ParentId() == release, () => ProcessImage.KillNow(release),
-            TimeProvider.System, CancellationToken.None).GetAwaiter().GetResult();
+        // Asked again just before the kill: a PID is only the release's while the release is the guard's parent.
+        string? reason = TrialGuard.WatchAsync(store, trial, () => ProcessImage.ParentId() == release,
+            () => _ = ProcessImage.ParentId() == release && ProcessImage.KillNow(release), TimeProvider.System, CancellationToken.None).GetAwaiter().GetResult();
         if (reason is not null)
         {
             stderr.WriteLine($"edgerelay: release {trial.Version} in slot {trial.Slot} rolled back to {trial.PreviousVersion ?? "the packaged binary"}: {reason}");

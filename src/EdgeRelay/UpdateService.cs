@@ -142,20 +142,17 @@ internal sealed class UpdateService(
     /// makes two allocations on the first UDP (else TCP, else TLS) listener and relays an echo between them
     /// (<see cref="TurnProbe"/>). What cannot be probed is not proved: a release is committed on evidence only.
     /// </summary>
-    public async Task<string?> CheckHealthAsync(CancellationToken cancellationToken)
+    public async Task<string?> CheckHealthAsync(IReadOnlyCollection<string> excused, CancellationToken cancellationToken)
     {
-        if (appliance.Cloud is { LastContact: null } cloud)
+        // An answer from the cloud, a refusal (D6) included; excused when the cloud was out of reach before the switch as well.
+        if (appliance.Cloud is { LastContact: null } cloud && cloud.LastOutcome != PollOutcome.Rejected
+            && !excused.Contains(StatusReasons.CloudUnreachable.Code))
         {
             return $"this release has not reached the cloud yet ({cloud.LastProblem ?? "no answer yet"})";
         }
-        var configuration = running.Current;
-        (string Username, string Password)? credential = configuration.Auth.SharedSecrets.Count > 0
-            ? TurnRestCredential.Create(configuration.Auth.SharedSecrets[0], "edgerelay-update-probe", TimeProvider.System.GetUtcNow(), TimeSpan.FromMinutes(10))
-            : configuration.Auth.Users.Count > 0 ? (configuration.Auth.Users.First().Key, configuration.Auth.Users.First().Value)
-            : null;
-        if (credential is not { } login)
+        if (ProbeCredential() is not { } login)
         {
-            return "the relay cannot be probed: the configuration has no credential (auth.users or auth.sharedSecrets)";
+            return "the relay cannot be probed: " + CannotProve();
         }
         (IPEndPoint? endpoint, string scheme, string transport) = engine.LocalEndPoints.FirstOrDefault() is { } udp ? (udp, "turn", "udp")
             : engine.StreamEndPoints.FirstOrDefault(s => s.Protocol == Turn.TransportProtocol.Tcp) is { EndPoint: { } tcp } ? (tcp, "turn", "tcp")
@@ -184,6 +181,18 @@ internal sealed class UpdateService(
             InsecureSkipCertificateCheck = scheme == "turns",
         }, cancellationToken).ConfigureAwait(false);
         return report.Passed ? null : $"the self-probe of the relay failed: {report.Verdict}";
+    }
+
+    public string? CannotProve() => ProbeCredential() is null ? "the configuration has no credential to probe the relay with (auth.users or auth.sharedSecrets)" : null;
+
+    /// <summary>A login for the self-probe: a TURN REST credential from the first shared secret, else the first user.</summary>
+    private (string Username, string Password)? ProbeCredential()
+    {
+        var auth = running.Current.Auth;
+        return auth.SharedSecrets.Count > 0
+            ? TurnRestCredential.Create(auth.SharedSecrets[0], "edgerelay-update-probe", TimeProvider.System.GetUtcNow(), TimeSpan.FromMinutes(10))
+            : auth.Users.Count > 0 ? (auth.Users.First().Key, auth.Users.First().Value)
+            : null;
     }
 
     public async Task<string?> TryRunAsync(string path, CancellationToken cancellationToken)

@@ -12,8 +12,14 @@ public interface IUpdateHost
     /// <summary>Stops this process so that the service manager starts it again, and the slot selector with it.</summary>
     void Restart(string reason);
 
-    /// <summary>Null when the relay is healthy (listeners bound, a self-probe of a relay passes); else why not.</summary>
-    Task<string?> CheckHealthAsync(CancellationToken cancellationToken);
+    /// <summary>
+    /// Null when the relay is healthy (it has reached the cloud, a self-probe of a relay passes); else why not.
+    /// <paramref name="excused"/>: status reason codes the previous release had at the switch (D2: the cloud was out of reach then too).
+    /// </summary>
+    Task<string?> CheckHealthAsync(IReadOnlyCollection<string> excused, CancellationToken cancellationToken);
+
+    /// <summary>Why a new release could not prove itself on this box whatever it did (no credential to probe the relay with); null: it could.</summary>
+    string? CannotProve();
 
     /// <summary>Whether the binary at <paramref name="path"/> runs on this box (<c>--version</c> answers); null: it does, else why not.</summary>
     Task<string?> TryRunAsync(string path, CancellationToken cancellationToken);

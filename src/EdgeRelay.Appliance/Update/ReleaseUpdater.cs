@@ -26,10 +26,18 @@ public sealed class ReleaseUpdater : IAsyncDisposable
     private static readonly TimeSpan HealthRetry = TimeSpan.FromSeconds(3);
 
     /// <summary>
-    /// After a refusal the target is looked at again this much later: a refusal is final for these bytes, but a manifest
-    /// or a binary behind the same URL can be mended (a cache that served a stale file, a release published by halves).
+    /// After a refusal the target is looked at again this much later, then twice as late up to a day: a refusal is final
+    /// for these bytes, but a manifest or a binary behind the same URL can be mended (a cache that served a stale file, a
+    /// release published by halves), and a fleet that fetched a bad binary every hour would pay for it.
     /// </summary>
-    private static readonly TimeSpan RefusedRetry = TimeSpan.FromHours(1);
+    private static readonly TimeSpan FirstRefusedRetry = TimeSpan.FromHours(1);
+    private static readonly TimeSpan MaxRefusedRetry = TimeSpan.FromDays(1);
+
+    /// <summary>A binary whose --version times out this many times in a row does not run well enough here: refused.</summary>
+    private const int MaxRunTimeouts = 3;
+
+    /// <summary>The reasons that count against a release on trial, and so are recorded at the switch to be excused when the previous release had them.</summary>
+    private static readonly StatusReason[] TrialReasons = [StatusReasons.CloudUnreachable, StatusReasons.ConfigurationRejected];
 
     /// <summary>Room left on the state partition beyond a download: the last good configuration and the logs of a box must still fit.</summary>
     private const long FreeSpaceMargin = 4L * 1024 * 1024;
@@ -52,6 +60,7 @@ public sealed class ReleaseUpdater : IAsyncDisposable
     private Task _trial = Task.CompletedTask;
     private UpdateStatus _status;
     private int _disposed;
+    private int _runTimeouts;
 
     public ReleaseUpdater(SlotStore store, RunningRelease running, string rid, HttpClient http, Action<HttpRequestMessage> authorize,
         Func<IReadOnlyList<TrustedKey>> releaseKeys, IUpdateHost host, StatusModel model, TimeProvider time, ILogger logger)
@@ -115,7 +124,7 @@ public sealed class ReleaseUpdater : IAsyncDisposable
             {
                 try
                 {
-                    problem = NewFault(trial) ?? await _host.CheckHealthAsync(cancellationToken).ConfigureAwait(false);
+                    problem = NewFault(trial) ?? await _host.CheckHealthAsync(trial.ReasonsAtSwitch ?? [], cancellationToken).ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
@@ -128,12 +137,13 @@ public sealed class ReleaseUpdater : IAsyncDisposable
                 }
                 else if ((healthySince ??= _time.GetTimestamp()) is { } since && _time.GetElapsedTime(since) >= soak)
                 {
-                    if (Commit(trial))
+                    if (!Commit(trial))
                     {
-                        return;
+                        // Healthy, but not on disk, or no longer this start's trial (a damaged slots.json, the guard's rollback): the
+                        // selector decides at the next start, which counts as another start of the trial. Not recorded as failed.
+                        _host.Restart($"the trial of release {trial.Version} ended without a commit on disk");
                     }
-                    problem = "the commit cannot be written";
-                    break;
+                    return;
                 }
                 await Task.Delay(HealthRetry, _time, cancellationToken).ConfigureAwait(false);
             }
@@ -161,20 +171,21 @@ public sealed class ReleaseUpdater : IAsyncDisposable
     }
 
     /// <summary>
-    /// A fault this release brought (one the previous release did not have at the switch), or the cloud's configuration
-    /// refused (D6): a release that cannot take the configuration the box is given is not healthy, whatever it relays.
+    /// A fault this release brought, or the cloud's configuration refused (D6: a release that cannot take the configuration
+    /// the box is given is not healthy, whatever it relays); each only when the previous release did not have it at the switch.
     /// </summary>
     private string? NewFault(SlotTrial trial)
     {
-        IReadOnlyList<StatusReason> reasons = _model.Current.Reasons;
-        if (reasons.FirstOrDefault(r => r.Severity == Severity.Fault && !(trial.FaultsAtSwitch ?? []).Contains(r.Code)) is { } fault)
-        {
-            return fault.ToString();
-        }
-        return reasons.Contains(StatusReasons.ConfigurationRejected) ? StatusReasons.ConfigurationRejected.ToString() : null;
+        IReadOnlyList<string> excused = trial.ReasonsAtSwitch ?? [];
+        return _model.Current.Reasons.FirstOrDefault(r => (r.Severity == Severity.Fault || r == StatusReasons.ConfigurationRejected) && !excused.Contains(r.Code))
+            ?.ToString();
     }
 
-    /// <summary>False when the commit cannot be written: the trial then ends as one that did not prove itself.</summary>
+    /// <summary>What would count against a release on trial now: recorded at the switch, and excused then.</summary>
+    private string[] ReasonsNow() =>
+        [.. _model.Current.Reasons.Where(r => r.Severity == Severity.Fault || TrialReasons.Contains(r)).Select(r => r.Code)];
+
+    /// <summary>False when the commit is not on disk: it cannot be written, or the trial is no longer this start's.</summary>
     private bool Commit(SlotTrial trial)
     {
         bool committed = false;
@@ -198,8 +209,7 @@ public sealed class ReleaseUpdater : IAsyncDisposable
         }
         if (!committed)
         {
-            // Rolled back by the guard in the meantime (it stops this process next), or started again: not this start's to commit.
-            return true;
+            return false;
         }
         UpdateLog.Committed(_logger, trial.Version, trial.Slot, trial.PreviousVersion ?? "the packaged binary");
         _model.Clear(StatusReasons.Updating);
@@ -247,6 +257,8 @@ public sealed class ReleaseUpdater : IAsyncDisposable
     private async Task RunAsync(UpdateTarget target, CancellationToken cancellationToken)
     {
         TimeSpan retry = FirstRetry;
+        TimeSpan refusedRetry = FirstRefusedRetry;
+        Volatile.Write(ref _runTimeouts, 0);
         try
         {
             // A release on trial proves itself first: a commit lets the target be taken, a rollback restarts the process.
@@ -273,10 +285,11 @@ public sealed class ReleaseUpdater : IAsyncDisposable
                             DownloadedBytes = null, Size = null });
                         return;
                     case Outcome.Refused:
-                        UpdateLog.Refused(_logger, target.Version, _running.Version, attempt.Problem!, (int)RefusedRetry.TotalMinutes);
+                        UpdateLog.Refused(_logger, target.Version, _running.Version, attempt.Problem!, (int)refusedRetry.TotalMinutes);
                         SetStatus(s => s with { Phase = UpdatePhase.Refused, Target = target.Version, Problem = attempt.Problem });
                         _model.Clear(StatusReasons.Updating);
-                        await Task.Delay(RefusedRetry, _time, cancellationToken).ConfigureAwait(false);
+                        await Task.Delay(refusedRetry, _time, cancellationToken).ConfigureAwait(false);
+                        refusedRetry = refusedRetry * 2 < MaxRefusedRetry ? refusedRetry * 2 : MaxRefusedRetry;
                         break;
                     case Outcome.Switched:
                         return;
@@ -336,6 +349,11 @@ public sealed class ReleaseUpdater : IAsyncDisposable
         {
             return new Attempt(Outcome.Refused, $"{target.Version} was rolled back on this box at {failed.At:u} ({failed.Reason}): publish a newer version");
         }
+        if (_host.CannotProve() is { } unprovable)
+        {
+            // Better said now than after a download, a drain and a switch that could only end in a rollback.
+            return new Attempt(Outcome.Refused, $"a new release could not prove itself on this box: {unprovable}");
+        }
 
         // The manifest: small, signed, and naming exactly what the document asked for.
         (string? document, string? fetchProblem) = await FetchManifestAsync(target.ManifestUrl, cancellationToken).ConfigureAwait(false);
@@ -365,6 +383,73 @@ public sealed class ReleaseUpdater : IAsyncDisposable
         UpdateLog.Downloading(_logger, manifest.Version, target.ManifestUrl.GetLeftPart(UriPartial.Path), keyId!, slot);
         _model.Raise(StatusReasons.Updating);
         SetStatus(s => s with { Phase = UpdatePhase.Downloading, Target = target.Version, Problem = null, DownloadedBytes = 0, Size = manifest.Size });
+        // An earlier try may have got this far (its --version timed out, its switch could not be written): not fetched again.
+        bool installed = _store.Verify(slot, out _) is { } inSlot && inSlot.Sha256 == manifest.Sha256 && inSlot.Size == manifest.Size
+            && File.ReadAllText(_store.ManifestPath(slot)) == document;
+        if (!installed && await DownloadIntoAsync(slot, manifest, document, binaryUrl, cancellationToken).ConfigureAwait(false) is { } notInstalled)
+        {
+            return notInstalled;
+        }
+        // Before anything names the slot: a binary of another architecture, or not a binary at all, stops here.
+        string? cannotRun;
+        try
+        {
+            cannotRun = await _host.TryRunAsync(_store.BinaryPath(slot), cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException e) when (Interlocked.Increment(ref _runTimeouts) < MaxRunTimeouts)
+        {
+            // A busy box, perhaps: tried again (the binary stays installed), and refused only when it happens again and again.
+            return new Attempt(Outcome.Retry, e.Message);
+        }
+        catch (TimeoutException e)
+        {
+            cannotRun = $"{e.Message}, {MaxRunTimeouts} times";
+        }
+        if (cannotRun is not null)
+        {
+            _store.Prepare(slot, manifest);
+            return new Attempt(Outcome.Refused, $"release {manifest.Version} does not run on this box: {cannotRun}");
+        }
+
+        if (target.Window is { } window && !window.Contains(_time.GetUtcNow()))
+        {
+            UpdateLog.WaitingForWindow(_logger, manifest.Version, window.ToString());
+        }
+        await _host.PrepareToSwitchAsync(target, phase =>
+        {
+            // Waiting hours for the window is no time to tell a technician "do not unplug"; the drain and the switch are.
+            _model.Set(StatusReasons.Updating, phase != UpdatePhase.WaitingForWindow);
+            SetStatus(s => s with { Phase = phase });
+        }, cancellationToken).ConfigureAwait(false);
+        _model.Raise(StatusReasons.Updating);
+
+        // The switch: slots.json names the new slot, on trial, with the way back, the time it has to prove itself, and
+        // the faults that are not its doing.
+        string[] excused = ReasonsNow();
+        bool switched = false;
+        _store.Update(now =>
+        {
+            switched = now.Current == state.Current && now.Trial is null;
+            return switched
+                ? new SlotState(slot, manifest.Version, new SlotTrial(slot, manifest.Version, now.Current, _running.Version, 0, _time.GetUtcNow(),
+                    (int)Math.Ceiling(target.HealthTimeout.TotalSeconds), excused, (int)Math.Ceiling(target.Soak.TotalSeconds)), now.Failed,
+                    _running.Slot is null ? _running.Version : now.PackagedVersion, now.Floor) { Unknown = now.Unknown }
+                : now;
+        });
+        if (!switched)
+        {
+            _host.CancelDrain();
+            return new Attempt(Outcome.Retry, "the slots changed while the release was prepared");
+        }
+        UpdateLog.Switching(_logger, manifest.Version, slot, _running.Version);
+        SetStatus(s => s with { Phase = UpdatePhase.Switching });
+        _host.Restart($"switching to release {manifest.Version}");
+        return new Attempt(Outcome.Switched);
+    }
+
+    /// <summary>Downloads the binary into <paramref name="slot"/>, checks it and installs it with its signed manifest; null when it is in place.</summary>
+    private async Task<Attempt?> DownloadIntoAsync(string slot, ReleaseManifest manifest, string document, Uri binaryUrl, CancellationToken cancellationToken)
+    {
         string part = _store.PartPath(slot, manifest);
         try
         {
@@ -387,47 +472,7 @@ public sealed class ReleaseUpdater : IAsyncDisposable
             return new Attempt(Outcome.Retry, $"the download stopped: {CloudHttp.Describe(e)} (it resumes at the next try)");
         }
         _store.Install(slot, document, part);
-        // Before anything names the slot: a binary of another architecture, or not a binary at all, stops here.
-        if (await _host.TryRunAsync(_store.BinaryPath(slot), cancellationToken).ConfigureAwait(false) is { } cannotRun)
-        {
-            _store.Prepare(slot, manifest);
-            return new Attempt(Outcome.Refused, $"release {manifest.Version} does not run on this box: {cannotRun}");
-        }
-
-        if (target.Window is { } window && !window.Contains(_time.GetUtcNow()))
-        {
-            UpdateLog.WaitingForWindow(_logger, manifest.Version, window.ToString());
-        }
-        await _host.PrepareToSwitchAsync(target, phase =>
-        {
-            // Waiting hours for the window is no time to tell a technician "do not unplug"; the drain and the switch are.
-            _model.Set(StatusReasons.Updating, phase != UpdatePhase.WaitingForWindow);
-            SetStatus(s => s with { Phase = phase });
-        }, cancellationToken).ConfigureAwait(false);
-        _model.Raise(StatusReasons.Updating);
-
-        // The switch: slots.json names the new slot, on trial, with the way back, the time it has to prove itself, and
-        // the faults that are not its doing.
-        string[] faults = [.. _model.Current.Reasons.Where(r => r.Severity == Severity.Fault).Select(r => r.Code)];
-        bool switched = false;
-        _store.Update(now =>
-        {
-            switched = now.Current == state.Current && now.Trial is null;
-            return switched
-                ? new SlotState(slot, manifest.Version, new SlotTrial(slot, manifest.Version, now.Current, _running.Version, 0, _time.GetUtcNow(),
-                    (int)Math.Ceiling(target.HealthTimeout.TotalSeconds), faults, (int)Math.Ceiling(target.Soak.TotalSeconds)), now.Failed,
-                    _running.Slot is null ? _running.Version : now.PackagedVersion, now.Floor)
-                : now;
-        });
-        if (!switched)
-        {
-            _host.CancelDrain();
-            return new Attempt(Outcome.Retry, "the slots changed while the release was prepared");
-        }
-        UpdateLog.Switching(_logger, manifest.Version, slot, _running.Version);
-        SetStatus(s => s with { Phase = UpdatePhase.Switching });
-        _host.Restart($"switching to release {manifest.Version}");
-        return new Attempt(Outcome.Switched);
+        return null;
     }
 
     private async Task<(string? Document, string? Problem)> FetchManifestAsync(Uri url, CancellationToken cancellationToken)

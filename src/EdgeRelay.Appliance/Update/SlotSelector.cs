@@ -116,6 +116,6 @@ public static class SlotSelector
     {
         SlotTrial trial = state.Trial ?? throw new InvalidOperationException("no release is on trial");
         return new SlotState(trial.Previous, trial.PreviousVersion, null, [.. state.Failed, new FailedRelease(trial.Version, reason, time.GetUtcNow())],
-            state.PackagedVersion, state.Floor);
+            state.PackagedVersion, state.Floor) { Unknown = state.Unknown };
     }
 }

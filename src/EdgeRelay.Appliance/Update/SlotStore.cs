@@ -15,11 +15,17 @@ public sealed record FailedRelease(string Version, string Reason, DateTimeOffset
 /// <param name="HealthTimeoutSeconds">How long each start has to prove itself (update.healthTimeoutSeconds at the switch): the
 /// release's own watch and the <see cref="TrialGuard"/> outside it both go by it. 0 in a slots.json written before it was kept.</param>
 /// <param name="SoakSeconds">How long it must stay healthy before it is committed (update.soakSeconds at the switch); 0: <see cref="UpdateTarget.DefaultSoak"/>.</param>
-/// <param name="FaultsAtSwitch">The fault reasons (F codes) the previous release had at the switch: they are not the new release's doing,
-/// and would not go away by rolling back, so they do not count against it.</param>
+/// <param name="ReasonsAtSwitch">The status reasons the previous release had at the switch that would count against a release on trial
+/// (faults, D2-cloud-unreachable, D6-configuration-rejected): they are not the new release's doing, and would not go away by rolling
+/// back, so they do not count against it.</param>
 public sealed record SlotTrial(string Slot, string Version, string? Previous, string? PreviousVersion, int Attempts, DateTimeOffset SwitchedAt,
-    int HealthTimeoutSeconds = 0, string[]? FaultsAtSwitch = null, int SoakSeconds = 0)
+    int HealthTimeoutSeconds = 0, string[]? ReasonsAtSwitch = null, int SoakSeconds = 0)
 {
+    /// <summary>Fields a later release wrote that this one does not know: kept as they are when this one rewrites the trial.</summary>
+    // set, not init: the source generator passes init-only properties like constructor parameters, which extension data cannot be.
+    [JsonExtensionData]
+    public Dictionary<string, JsonElement>? Unknown { get; set; }
+
     /// <summary>The health timeout of a trial recorded without one: update.healthTimeoutSeconds' default.</summary>
     public const int DefaultHealthTimeoutSeconds = 180;
 
@@ -32,7 +38,7 @@ public sealed record SlotTrial(string Slot, string Version, string? Previous, st
 
     public bool Equals(SlotTrial? other) => other is not null && Slot == other.Slot && Version == other.Version && Previous == other.Previous
         && PreviousVersion == other.PreviousVersion && Attempts == other.Attempts && SwitchedAt == other.SwitchedAt
-        && HealthTimeoutSeconds == other.HealthTimeoutSeconds && SoakSeconds == other.SoakSeconds && (FaultsAtSwitch ?? []).SequenceEqual(other.FaultsAtSwitch ?? []);
+        && HealthTimeoutSeconds == other.HealthTimeoutSeconds && SoakSeconds == other.SoakSeconds && (ReasonsAtSwitch ?? []).SequenceEqual(other.ReasonsAtSwitch ?? []);
 
     public override int GetHashCode() => HashCode.Combine(Slot, Version, Previous, PreviousVersion, Attempts, SwitchedAt, HealthTimeoutSeconds);
 }
@@ -48,6 +54,12 @@ public sealed record SlotState(string? Current, string? CurrentVersion, SlotTria
     string? Floor = null)
 {
     public static SlotState Packaged { get; } = new(null, null, null, []);
+
+    /// <summary>
+    /// Fields of slots.json that a later release wrote and this one does not know: the packaged binary rewrites the file at
+    /// every start on trial, and must not drop what a newer release keeps there.
+    /// </summary>
+    public IReadOnlyDictionary<string, JsonElement>? Unknown { get; init; }
 
     /// <summary>Whether <paramref name="version"/> failed here before.</summary>
     public FailedRelease? FailureOf(string version) => Failed.LastOrDefault(f => ReleaseVersion.TryParse(f.Version, out ReleaseVersion failed)
@@ -116,7 +128,7 @@ public sealed class SlotStore
             }
             return new SlotState(record.Current, record.CurrentVersion, record.Trial,
                 record.Failed?.Where(f => f is { Version: not null, Reason: not null }).ToList() ?? [], record.PackagedVersion,
-                ReleaseVersion.TryParse(record.Floor, out _) ? record.Floor : null);
+                ReleaseVersion.TryParse(record.Floor, out _) ? record.Floor : null) { Unknown = record.Unknown };
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
         {
@@ -174,7 +186,7 @@ public sealed class SlotStore
     {
         System.IO.Directory.CreateDirectory(Directory);
         var record = new SlotRecord(1, state.Current, state.CurrentVersion, state.Trial, state.Failed.TakeLast(MaxFailed).ToList(), state.PackagedVersion,
-            state.Floor);
+            state.Floor) { Unknown = state.Unknown?.ToDictionary() };
         AtomicFile.Write(StatePath, JsonSerializer.SerializeToUtf8Bytes(record, SlotJsonContext.Default.SlotRecord));
     }
 
@@ -273,7 +285,12 @@ public sealed class SlotStore
 }
 
 internal sealed record SlotRecord(int Format, string? Current, string? CurrentVersion, SlotTrial? Trial, IReadOnlyList<FailedRelease>? Failed,
-    string? PackagedVersion = null, string? Floor = null);
+    string? PackagedVersion = null, string? Floor = null)
+{
+    // set, not init: the source generator passes init-only properties like constructor parameters, which extension data cannot be.
+    [JsonExtensionData]
+    public Dictionary<string, JsonElement>? Unknown { get; set; }
+}
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]
 [JsonSerializable(typeof(SlotRecord))]

@@ -18,6 +18,12 @@ internal sealed class FakeUpdateHost : IUpdateHost
     /// <summary>The health check's answer, by how many checks came before (0 for the first): null is healthy.</summary>
     public Func<int, string?> Health { get; set; } = _ => "the relay is not ready: no listener is bound";
 
+    /// <summary>Why a new release could not prove itself here: null (the default) when it could.</summary>
+    public string? Unprovable { get; set; }
+
+    /// <summary>What the last health check was told to excuse.</summary>
+    public IReadOnlyCollection<string>? LastExcused { get; private set; }
+
     /// <summary>Whether the binary at the path runs: null when it does. Runs at the time the updater asks.</summary>
     public Func<string, string?> Run { get; set; } = _ => null;
 
@@ -58,8 +64,11 @@ internal sealed class FakeUpdateHost : IUpdateHost
         _restarted.TrySetResult(reason);
     }
 
-    public Task<string?> CheckHealthAsync(CancellationToken cancellationToken)
+    public string? CannotProve() => Unprovable;
+
+    public Task<string?> CheckHealthAsync(IReadOnlyCollection<string> excused, CancellationToken cancellationToken)
     {
+        LastExcused = excused;
         _calls.Enqueue("health");
         int before = Interlocked.Increment(ref _healthChecks) - 1;
         return Task.FromResult(Health(before));

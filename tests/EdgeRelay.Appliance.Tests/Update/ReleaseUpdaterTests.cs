@@ -170,10 +170,10 @@ public sealed class ReleaseUpdaterTests : IAsyncLifetime, IDisposable
 
     /// <summary>The state of a box that switched to <paramref name="release"/> and restarted into it (one start counted).</summary>
     private InstalledRelease OnTrial(string slot, string version, string? previous, string? previousVersion, int healthTimeoutSeconds = 120,
-        string[]? faultsAtSwitch = null)
+        string[]? reasonsAtSwitch = null)
     {
         InstalledRelease release = InstalledRelease.Install(_store, _signer, slot, version, seed: version.GetHashCode(StringComparison.Ordinal));
-        _store.Save(new SlotState(slot, version, new SlotTrial(slot, version, previous, previousVersion, 1, _clock.GetUtcNow(), healthTimeoutSeconds, faultsAtSwitch), []));
+        _store.Save(new SlotState(slot, version, new SlotTrial(slot, version, previous, previousVersion, 1, _clock.GetUtcNow(), healthTimeoutSeconds, reasonsAtSwitch), []));
         return release;
     }
 
@@ -325,17 +325,69 @@ public sealed class ReleaseUpdaterTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
-    public async Task A_version_check_that_times_out_is_tried_again_not_refused()
+    public async Task A_version_check_that_times_out_is_tried_again_without_a_new_download_and_refused_the_third_time()
     {
         _host.Run = _ => throw new TimeoutException("`--version` did not answer within 20 s");
+        Published release = Publish("1.5.0");
+        ReleaseUpdater updater = Updater();
+
+        updater.SetTarget(Target(release));
+        UpdateStatus status = await WaitForPhaseAsync(updater, UpdatePhase.Retrying, UpdatePhase.Refused);
+        Assert.Equal(UpdatePhase.Retrying, status.Phase);
+        Assert.Contains("did not answer within 20 s", status.Problem, StringComparison.Ordinal);
+        Assert.True(await _clock.AdvanceUntilAsync(() => updater.Status.Phase == UpdatePhase.Refused), Diagnostics(updater));
+
+        Assert.Equal("release 1.5.0 does not run on this box: `--version` did not answer within 20 s, 3 times", updater.Status.Problem);
+        Assert.Equal(3, _host.RunBinaries.Count);
+        // The binary was fetched once: the retries found it installed in the slot.
+        string binary = new Uri(release.ManifestUrl, release.Manifest.Binary).AbsolutePath;
+        Assert.Equal(1, _cloud.AccessLog().Split('\n').Count(l => l.Contains($"\"GET {binary} ", StringComparison.Ordinal)));
+        Assert.False(File.Exists(_store.StatePath));
+    }
+
+    [Fact]
+    public async Task A_box_that_cannot_prove_a_release_refuses_it_before_downloading()
+    {
+        _host.Unprovable = "the configuration has no credential to probe the relay with (auth.users or auth.sharedSecrets)";
+        Published release = Publish("1.5.0");
+        ReleaseUpdater updater = Updater();
+
+        updater.SetTarget(Target(release));
+        UpdateStatus status = await WaitForPhaseAsync(updater, UpdatePhase.Refused, UpdatePhase.Switching);
+
+        Assert.Equal("a new release could not prove itself on this box: the configuration has no credential to probe the relay with (auth.users or auth.sharedSecrets)",
+            status.Problem);
+        Assert.Equal(0, ManifestRequests(release));
+        Assert.Empty(_host.Calls);
+    }
+
+    [Fact]
+    public async Task The_switch_records_what_would_count_against_the_release_that_the_previous_one_had_already()
+    {
+        _model.Raise(StatusReasons.TlsCertificateUnusable);
+        _model.Raise(StatusReasons.CloudUnreachable);
+        _model.Raise(StatusReasons.CertificateExpiring); // does not count against a trial: not recorded
         ReleaseUpdater updater = Updater();
 
         updater.SetTarget(Target(Publish("1.5.0")));
-        UpdateStatus status = await WaitForPhaseAsync(updater, UpdatePhase.Retrying, UpdatePhase.Refused);
+        await WaitForRestartAsync(updater);
 
-        Assert.Equal(UpdatePhase.Retrying, status.Phase);
-        Assert.Contains("did not answer within 20 s", status.Problem, StringComparison.Ordinal);
-        Assert.False(File.Exists(_store.StatePath));
+        Assert.Equal(["D2-cloud-unreachable", "F3-tls-certificate-unusable"], _store.Load(out _).Trial!.ReasonsAtSwitch!.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_configuration_the_previous_release_refused_as_well_does_not_count_against_the_new_one()
+    {
+        OnTrial("a", "1.5.0", null, Packaged, healthTimeoutSeconds: 40, reasonsAtSwitch: [StatusReasons.ConfigurationRejected.Code, StatusReasons.CloudUnreachable.Code]);
+        _host.Health = _ => null;
+        _model.Raise(StatusReasons.ConfigurationRejected);
+        ReleaseUpdater updater = Updater("a", "1.5.0");
+
+        updater.StartTrialWatch();
+        Assert.True(await _clock.AdvanceUntilAsync(() => _store.Load(out _).Trial is null || _host.Restarts.Count > 0), Diagnostics(updater));
+
+        Assert.Empty(_host.Restarts);
+        Assert.Equal(["D6-configuration-rejected", "D2-cloud-unreachable"], _host.LastExcused); // the host excuses the cloud's silence too
     }
 
     [Fact]
@@ -828,7 +880,7 @@ public sealed class ReleaseUpdaterTests : IAsyncLifetime, IDisposable
     [InlineData("D6-configuration-rejected")] // it cannot take the configuration the box is given
     public async Task A_fault_the_release_brought_or_a_refused_configuration_fails_its_trial_and_an_inherited_fault_does_not(string? code)
     {
-        OnTrial("a", "1.5.0", null, Packaged, healthTimeoutSeconds: 40, faultsAtSwitch: [StatusReasons.TlsCertificateUnusable.Code]);
+        OnTrial("a", "1.5.0", null, Packaged, healthTimeoutSeconds: 40, reasonsAtSwitch: [StatusReasons.TlsCertificateUnusable.Code]);
         _host.Health = _ => null;
         _model.Raise(StatusReasons.TlsCertificateUnusable); // the certificate had expired before the switch
         if (code is not null)

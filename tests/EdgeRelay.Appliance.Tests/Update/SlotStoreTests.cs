@@ -414,4 +414,26 @@ public sealed class SlotStoreTests : IDisposable
 
         Assert.True(File.Exists(writing));
     }
+
+    [Fact]
+    public void Fields_a_later_release_wrote_survive_a_rewrite_by_this_one()
+    {
+        WriteState("""
+            { "format": 1, "current": "a", "currentVersion": "2.0.0", "packagedVersion": "1.0.0", "failed": [],
+              "trial": { "slot": "a", "version": "2.0.0", "previous": null, "previousVersion": "1.0.0", "attempts": 1,
+                         "switchedAt": "2026-05-04T03:02:01+00:00", "canary": { "percent": 5 } },
+              "channel": "beta" }
+            """);
+
+        _store.Update(s => s with { Trial = s.Trial! with { Attempts = 2 } });
+
+        using JsonDocument saved = JsonDocument.Parse(File.ReadAllBytes(_store.StatePath));
+        Assert.Equal("beta", saved.RootElement.GetProperty("channel").GetString());
+        Assert.Equal(2, saved.RootElement.GetProperty("trial").GetProperty("attempts").GetInt32());
+        Assert.Equal(5, saved.RootElement.GetProperty("trial").GetProperty("canary").GetProperty("percent").GetInt32());
+        // And through a rollback, which makes a new state.
+        _store.Update(s => SlotSelector.RollBack(s, "test", TimeProvider.System));
+        using JsonDocument rolledBack = JsonDocument.Parse(File.ReadAllBytes(_store.StatePath));
+        Assert.Equal("beta", rolledBack.RootElement.GetProperty("channel").GetString());
+    }
 }
