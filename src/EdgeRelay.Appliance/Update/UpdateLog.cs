@@ -31,6 +31,6 @@ internal static partial class UpdateLog
     [LoggerMessage(EventId = 9, Level = LogLevel.Error, Message = "release {Version}: the rollback cannot be written ({Problem}); restarting, and the slot selector rolls back after the trial's last start")]
     public static partial void RollbackNotSaved(ILogger logger, string version, string problem);
 
-    [LoggerMessage(EventId = 10, Level = LogLevel.Error, Message = "release {Version} is healthy, but its commit cannot be written ({Problem}): it is treated as not proved, and rolled back")]
+    [LoggerMessage(EventId = 10, Level = LogLevel.Error, Message = "release {Version} is healthy, but its commit cannot be written ({Problem}): restarting, and the next start counts as another start of its trial")]
     public static partial void CommitNotSaved(ILogger logger, string version, string problem);
 }
