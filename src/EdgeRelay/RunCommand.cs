@@ -58,10 +58,6 @@ internal static class RunCommand
             return null;
         }
         var store = new SlotStore(bootstrap.StateDirectory);
-        if (!File.Exists(store.StatePath))
-        {
-            return null;
-        }
         SlotChoice choice = SlotSelector.Choose(store, TimeProvider.System, ThisAssembly.Version, bootstrap.Cloud?.ReleaseKeys);
         foreach (string note in choice.Notes)
         {

@@ -12,9 +12,6 @@ namespace EdgeRelay;
 /// </summary>
 internal static class TrialGuardCommand
 {
-    /// <summary>Variables that are the release's alone: the guard sends no sd_notify(3) and is no release.</summary>
-    private static readonly string[] NotInherited = ["NOTIFY_SOCKET", "WATCHDOG_PID", "WATCHDOG_USEC", SlotSelector.SlotVariable, SlotSelector.VersionVariable];
-
     /// <summary>Starts the guard of <paramref name="trial"/>'s start; null, or why it could not be started (the release's own watch and the start count remain).</summary>
     public static string? Start(string stateDirectory, SlotTrial trial)
     {
@@ -30,10 +27,10 @@ internal static class TrialGuardCommand
         {
             info.ArgumentList.Add(argument);
         }
-        foreach (string name in NotInherited)
-        {
-            info.Environment.Remove(name);
-        }
+        // The guard is neither the service nor a release.
+        UpdateService.NotTheService(info);
+        info.Environment.Remove(SlotSelector.SlotVariable);
+        info.Environment.Remove(SlotSelector.VersionVariable);
         try
         {
             // Not waited for: after execve its parent is the release, which never asks. A guard that ended stays a zombie

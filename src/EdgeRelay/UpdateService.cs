@@ -183,7 +183,18 @@ internal sealed class UpdateService(
         return report.Passed ? null : $"the self-probe of the relay failed: {report.Verdict}";
     }
 
-    public string? CannotProve() => ProbeCredential() is null ? "the configuration has no credential to probe the relay with (auth.users or auth.sharedSecrets)" : null;
+    public string? CannotProve() => running.Current.Auth is { SharedSecrets.Count: 0, Users.Count: 0 }
+        ? "the configuration has no credential to probe the relay with (auth.users or auth.sharedSecrets)"
+        : null;
+
+    /// <summary>A child process is not the service: it must not speak to systemd (sd_notify(3)) in the relay's name.</summary>
+    internal static void NotTheService(ProcessStartInfo info)
+    {
+        foreach (string name in (string[])["NOTIFY_SOCKET", "WATCHDOG_PID", "WATCHDOG_USEC"])
+        {
+            info.Environment.Remove(name);
+        }
+    }
 
     /// <summary>A login for the self-probe: a TURN REST credential from the first shared secret, else the first user.</summary>
     private (string Username, string Password)? ProbeCredential()
@@ -198,11 +209,7 @@ internal sealed class UpdateService(
     public async Task<string?> TryRunAsync(string path, CancellationToken cancellationToken)
     {
         var info = new ProcessStartInfo(path, "--version") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        // The child is not the service: it must not speak to systemd (sd_notify(3)) in the relay's name.
-        foreach (string name in (string[])["NOTIFY_SOCKET", "WATCHDOG_PID", "WATCHDOG_USEC"])
-        {
-            info.Environment.Remove(name);
-        }
+        NotTheService(info);
         try
         {
             using Process process = Process.Start(info) ?? throw new InvalidOperationException("it did not start");

@@ -26,10 +26,7 @@ public sealed record SlotTrial(string Slot, string Version, string? Previous, st
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? Unknown { get; set; }
 
-    /// <summary>The health timeout of a trial recorded without one: update.healthTimeoutSeconds' default.</summary>
-    public const int DefaultHealthTimeoutSeconds = 180;
-
-    public TimeSpan HealthTimeout => TimeSpan.FromSeconds(HealthTimeoutSeconds > 0 ? HealthTimeoutSeconds : DefaultHealthTimeoutSeconds);
+    public TimeSpan HealthTimeout => HealthTimeoutSeconds > 0 ? TimeSpan.FromSeconds(HealthTimeoutSeconds) : UpdateTarget.DefaultHealthTimeout;
 
     public TimeSpan Soak => SoakSeconds > 0 ? TimeSpan.FromSeconds(SoakSeconds) : UpdateTarget.DefaultSoak(HealthTimeout);
 

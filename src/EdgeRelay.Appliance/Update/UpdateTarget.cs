@@ -18,6 +18,9 @@ public sealed record UpdateTarget(string Version, Uri ManifestUrl, bool AllowDow
 {
     private static readonly TimeSpan MaxDefaultSoak = TimeSpan.FromSeconds(60);
 
+    /// <summary>update.healthTimeoutSeconds' default, and the timeout of a trial recorded without one.</summary>
+    public static readonly TimeSpan DefaultHealthTimeout = TimeSpan.FromSeconds(180);
+
     /// <summary>
     /// A relay that passes one probe and falls over a minute later is not proved: by default it must stay healthy for a
     /// quarter of its health timeout, at most a minute, leaving it the rest to become healthy in the first place.

@@ -194,19 +194,20 @@ public static class ConfigurationReader
             throw new ConfigurationException($"cloud.deviceToken: not valid: expected at least {MinDeviceTokenLength} characters without spaces");
         }
         X509Certificate2? ca = null;
-        if (section.GetString("caCertificate") is string caText && caText.TrimStart().StartsWith("-----BEGIN CERTIFICATE-----", StringComparison.Ordinal))
+        string? caCertificate = section.GetString("caCertificate");
+        if (caCertificate is not null && caCertificate.TrimStart().StartsWith("-----BEGIN CERTIFICATE-----", StringComparison.Ordinal))
         {
             // Inline: a bootstrap file that travels alone (the image's FAT partition) can carry its CA with it.
             try
             {
-                ca = X509Certificate2.CreateFromPem(caText);
+                ca = X509Certificate2.CreateFromPem(caCertificate);
             }
             catch (CryptographicException e)
             {
                 throw new ConfigurationException($"cloud.caCertificate: the inline PEM is not valid: expected one certificate between -----BEGIN CERTIFICATE----- and -----END CERTIFICATE----- ({e.Message})");
             }
         }
-        else if (section.GetString("caCertificate") is string caPath)
+        else if (caCertificate is { } caPath)
         {
             try
             {
@@ -630,7 +631,7 @@ public static class ConfigurationReader
             }
             window = new UpdateWindow(start, end);
         }
-        TimeSpan healthTimeout = ReadSeconds(section, "healthTimeoutSeconds", 30, 3600) ?? TimeSpan.FromSeconds(180);
+        TimeSpan healthTimeout = ReadSeconds(section, "healthTimeoutSeconds", 30, 3600) ?? UpdateTarget.DefaultHealthTimeout;
         TimeSpan? soak = ReadSeconds(section, "soakSeconds", 1, 3600);
         if (soak > healthTimeout / 2)
         {
